@@ -1,0 +1,177 @@
+/**
+ * The Store port: everything the engine needs from persistence. Memory, SQLite and PostgreSQL
+ * adapters implement it and pass one contract suite (test/store-contract.ts).
+ *
+ * Invariants every adapter keeps
+ * - A write ({@link RunWrite}) is atomic: its events, inbox consumption, run-row update, child
+ *   creation and deliveries commit together or not at all.
+ * - Fencing: a write or lease operation carries the lease token it was given; if the run's current
+ *   token differs (another worker claimed it since), the write is refused as `fenced` and nothing of
+ *   it is applied. Tokens only grow.
+ * - Terminal statuses (`completed`, `failed`, `cancelled`) never change again.
+ * - Signals are never lost: a signal is stored in the run's inbox before `sendSignal` returns, and is
+ *   consumed only by a write that records its receipt.
+ * - Times are epoch milliseconds supplied by the caller (the engine's clock); adapters never read
+ *   the wall clock themselves, so a simulated clock works against every store.
+ */
+import type { SerializedError } from './errors.js';
+import type { EventData, HistoryEvent } from './history.js';
+
+export const RUN_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/** What a run executes: a code workflow, an Orca machine or a behavior tree. */
+export type RunKind = 'workflow' | 'machine' | 'tree';
+
+/** Inbox names the engine reserves; user signal names may not start with '@'. */
+export const CANCEL_SIGNAL = '@cancel';
+export const childSignal = (childId: string): string => `@child:${childId}`;
+
+export interface RunRecord {
+  id: string;
+  kind: RunKind;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  input: unknown;
+  output?: unknown;
+  error?: SerializedError;
+  /** Queryable run state written by `ctx.state.set`. */
+  state: Record<string, unknown>;
+  parentId?: string;
+  createdAt: number;
+  updatedAt: number;
+  completedAt?: number;
+  /** When a pending or waiting run becomes due (timer, retry, a signal it waits for). */
+  wakeAt?: number;
+  /** Inbox names that wake the run while it is waiting. */
+  waitingFor?: string[];
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  /** Fencing token of the latest claim; 0 before the first claim. */
+  leaseToken: number;
+  /** seq of the last history event. */
+  lastSeq: number;
+  /** A problem that keeps the run from advancing without failing it (e.g. non-determinism). */
+  lastError?: SerializedError;
+}
+
+export interface NewRun {
+  id: string;
+  kind: RunKind;
+  workflow: string;
+  version: string;
+  input: unknown;
+  parentId?: string;
+  /** When set, the run is created already claimed by this owner (the hot path: no claim round trip). */
+  claim?: { owner: string; expiresAt: number };
+}
+
+export interface Lease {
+  runId: string;
+  owner: string;
+  token: number;
+  expiresAt: number;
+}
+
+export interface InboxMessage {
+  id: number;
+  runId: string;
+  name: string;
+  payload: unknown;
+  sentAt: number;
+}
+
+/** How a write changes the run row besides appending events. */
+export type RunTransition =
+  /** Release the lease and wait. If the inbox already holds a message named in `waitingFor` (or a
+   * cancel request), the run is NOT suspended: it stays claimed and the write result lists them. */
+  | { status: 'waiting'; wakeAt: number | null; waitingFor: string[] }
+  | { status: 'completed'; output: unknown }
+  | { status: 'failed'; error: SerializedError }
+  | { status: 'cancelled' };
+
+export interface RunWrite {
+  runId: string;
+  token: number;
+  events: EventData[];
+  /** Inbox message ids this write consumes (their receipt is among `events`). */
+  consume?: number[];
+  /** The run's whole queryable state after this write. */
+  state?: Record<string, unknown>;
+  transition?: RunTransition;
+  /** Child runs created atomically with this write; `claim` on them is ignored. */
+  createRuns?: NewRun[];
+  /** Messages to other runs (e.g. a child telling its parent it ended); dropped for terminal runs. */
+  deliver?: { runId: string; name: string; payload: unknown }[];
+  /** Record (or clear, with null) a problem that keeps the run from advancing. */
+  lastError?: SerializedError | null;
+}
+
+export type WriteResult =
+  | { ok: true; lastSeq: number; suspended: boolean; pending: InboxMessage[] }
+  | { ok: false; reason: 'fenced' };
+
+export interface ListRunsQuery {
+  status?: RunStatus | RunStatus[];
+  workflow?: string;
+  parentId?: string;
+  /** At most this many (default 50, max 1000). */
+  limit?: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor?: string;
+}
+
+export interface Store {
+  /** A short label for messages, e.g. 'sqlite:./keel.db'. */
+  readonly label: string;
+  /** Connect and migrate. Idempotent. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Create a run, or return the existing one with that id (`created: false`). */
+  createRun(run: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Ids that start with `prefix` (at most `limit`), for resolving abbreviated ids. */
+  findRunIds(prefix: string, limit: number): Promise<string[]>;
+  listRuns(query: ListRunsQuery): Promise<RunPage>;
+  history(runId: string, afterSeq?: number): Promise<HistoryEvent[]>;
+  /** Unconsumed inbox messages of a run, oldest first. */
+  inbox(runId: string): Promise<InboxMessage[]>;
+
+  /** Store a message in the run's inbox; wakes the run if it waits for that name. Throws
+   * NotFoundError for an unknown run and ConflictError for a terminal one. */
+  sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage>;
+
+  /** Claim up to `limit` runs that are due at `now` (pending, waiting and due, or running under an
+   * expired lease), oldest due first. Each claim increments the run's fencing token. */
+  claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]>;
+  /** Claim one run if it is not terminal and not held under a live lease. */
+  claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined>;
+  /** Extend leases; reports the ones lost (token changed) and the ones whose run has a cancel request. */
+  renewLeases(
+    leases: { runId: string; token: number }[],
+    expiresAt: number,
+  ): Promise<{ lost: string[]; cancelRequested: string[] }>;
+  /** Give a run back without changing it: it becomes pending and due at `now`. */
+  releaseLease(runId: string, token: number, now: number): Promise<void>;
+  /** Owners currently holding leases on running runs (to find dead local workers). */
+  leaseOwners(): Promise<string[]>;
+  /** Make every lease of these owners expire now, so their runs are claimable at once. */
+  expireLeases(owners: string[]): Promise<number>;
+  /** The earliest wake-up time among pending and waiting runs, if any. */
+  nextWakeAt(): Promise<number | undefined>;
+
+  /** Apply writes, each atomically and independently (a fenced write does not affect the others);
+   * adapters may commit the whole batch in one transaction (group commit). */
+  write(batch: RunWrite[], now: number): Promise<WriteResult[]>;
+}

@@ -1,0 +1,286 @@
+/**
+ * The in-memory store: the reference semantics of the Store port, used by tests and by
+ * `store: 'memory:'`. Values are copied through JSON on the way in and out, so callers can never
+ * alias stored data, exactly as with a database.
+ */
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import type { HistoryEvent } from '../../core/history.js';
+import {
+  CANCEL_SIGNAL,
+  isTerminal,
+  type InboxMessage,
+  type Lease,
+  type ListRunsQuery,
+  type NewRun,
+  type RunPage,
+  type RunRecord,
+  type RunWrite,
+  type Store,
+  type WriteResult,
+} from '../../core/store.js';
+import { decodeCursor, encodeCursor } from '../../util/json.js';
+
+const copy = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
+
+export class MemoryStore implements Store {
+  readonly label = 'memory:';
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly events = new Map<string, HistoryEvent[]>();
+  private readonly inboxes = new Map<string, InboxMessage[]>();
+  private nextInboxId = 1;
+
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
+    const existing = this.runs.get(input.id);
+    if (existing) return Promise.resolve({ created: false, run: copy(existing) });
+    const run = this.insertRun(input, now);
+    let lease: Lease | undefined;
+    if (input.claim) {
+      run.status = 'running';
+      run.leaseToken = 1;
+      run.leaseOwner = input.claim.owner;
+      run.leaseExpiresAt = input.claim.expiresAt;
+      delete run.wakeAt;
+      lease = { runId: run.id, owner: input.claim.owner, token: 1, expiresAt: input.claim.expiresAt };
+    }
+    return Promise.resolve(lease ? { created: true, run: copy(run), lease } : { created: true, run: copy(run) });
+  }
+
+  private insertRun(input: NewRun, now: number): RunRecord {
+    const run: RunRecord = {
+      id: input.id,
+      kind: input.kind,
+      workflow: input.workflow,
+      version: input.version,
+      status: 'pending',
+      input: copy(input.input),
+      state: {},
+      createdAt: now,
+      updatedAt: now,
+      wakeAt: now,
+      leaseToken: 0,
+      lastSeq: 1,
+    };
+    if (input.parentId !== undefined) run.parentId = input.parentId;
+    this.runs.set(run.id, run);
+    const started: HistoryEvent = {
+      type: 'run.started',
+      workflow: input.workflow,
+      version: input.version,
+      input: copy(input.input),
+      runId: run.id,
+      seq: 1,
+      at: now,
+    };
+    if (input.parentId !== undefined) started.parentId = input.parentId;
+    this.events.set(run.id, [started]);
+    this.inboxes.set(run.id, []);
+    return run;
+  }
+
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return Promise.resolve(copy(this.runs.get(id)));
+  }
+
+  findRunIds(prefix: string, limit: number): Promise<string[]> {
+    const ids = [...this.runs.keys()].filter((id) => id.startsWith(prefix)).sort();
+    return Promise.resolve(ids.slice(0, limit));
+  }
+
+  listRuns(query: ListRunsQuery): Promise<RunPage> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+    const statuses = query.status === undefined ? undefined : new Set(Array.isArray(query.status) ? query.status : [query.status]);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const matching = [...this.runs.values()]
+      .filter(
+        (r) =>
+          (!statuses || statuses.has(r.status)) &&
+          (query.workflow === undefined || r.workflow === query.workflow) &&
+          (query.parentId === undefined || r.parentId === query.parentId) &&
+          (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id)),
+      )
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const runs = matching.slice(0, limit).map(copy);
+    const last = runs[runs.length - 1];
+    return Promise.resolve(
+      matching.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.id) } : { runs },
+    );
+  }
+
+  history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
+    const events = this.events.get(runId) ?? [];
+    return Promise.resolve(events.filter((e) => e.seq > afterSeq).map(copy));
+  }
+
+  inbox(runId: string): Promise<InboxMessage[]> {
+    return Promise.resolve(copy(this.inboxes.get(runId) ?? []));
+  }
+
+  sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
+    const run = this.runs.get(runId);
+    if (!run) return Promise.reject(new NotFoundError('Run', runId, 'check the id with `keel ls`'));
+    if (isTerminal(run.status)) {
+      return Promise.reject(
+        new ConflictError(`Run '${runId}' is ${run.status}; it takes no more signals.`, { runId, status: run.status }),
+      );
+    }
+    return Promise.resolve(copy(this.deliver(run, name, payload, now)));
+  }
+
+  private deliver(run: RunRecord, name: string, payload: unknown, now: number): InboxMessage {
+    const message: InboxMessage = { id: this.nextInboxId++, runId: run.id, name, payload: copy(payload), sentAt: now };
+    (this.inboxes.get(run.id) as InboxMessage[]).push(message);
+    if (run.status === 'waiting' && (name === CANCEL_SIGNAL || run.waitingFor?.includes(name))) {
+      run.wakeAt = Math.min(run.wakeAt ?? now, now);
+      run.updatedAt = now;
+    }
+    return message;
+  }
+
+  claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
+    const due = [...this.runs.values()]
+      .filter(
+        (r) =>
+          ((r.status === 'pending' || r.status === 'waiting') && r.wakeAt !== undefined && r.wakeAt <= opts.now) ||
+          (r.status === 'running' && (r.leaseExpiresAt ?? 0) <= opts.now),
+      )
+      .sort((a, b) => (a.wakeAt ?? a.leaseExpiresAt ?? 0) - (b.wakeAt ?? b.leaseExpiresAt ?? 0))
+      .slice(0, opts.limit);
+    return Promise.resolve(due.map((r) => this.claim(r, opts.owner, opts.now + opts.leaseMs, opts.now)));
+  }
+
+  private claim(run: RunRecord, owner: string, expiresAt: number, now: number): Lease {
+    run.status = 'running';
+    run.leaseToken += 1;
+    run.leaseOwner = owner;
+    run.leaseExpiresAt = expiresAt;
+    run.updatedAt = now;
+    delete run.wakeAt;
+    return { runId: run.id, owner, token: run.leaseToken, expiresAt };
+  }
+
+  claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
+    const run = this.runs.get(runId);
+    if (!run || isTerminal(run.status)) return Promise.resolve(undefined);
+    if (run.status === 'running' && (run.leaseExpiresAt ?? 0) > opts.now) return Promise.resolve(undefined);
+    return Promise.resolve(this.claim(run, opts.owner, opts.now + opts.leaseMs, opts.now));
+  }
+
+  renewLeases(
+    leases: { runId: string; token: number }[],
+    expiresAt: number,
+  ): Promise<{ lost: string[]; cancelRequested: string[] }> {
+    const lost: string[] = [];
+    const cancelRequested: string[] = [];
+    for (const { runId, token } of leases) {
+      const run = this.runs.get(runId);
+      if (!run || run.leaseToken !== token || run.status !== 'running') {
+        lost.push(runId);
+        continue;
+      }
+      run.leaseExpiresAt = expiresAt;
+      if (this.inboxes.get(runId)?.some((m) => m.name === CANCEL_SIGNAL)) cancelRequested.push(runId);
+    }
+    return Promise.resolve({ lost, cancelRequested });
+  }
+
+  releaseLease(runId: string, token: number, now: number): Promise<void> {
+    const run = this.runs.get(runId);
+    if (run && run.leaseToken === token && run.status === 'running') {
+      run.status = 'pending';
+      run.wakeAt = now;
+      run.updatedAt = now;
+      delete run.leaseOwner;
+      delete run.leaseExpiresAt;
+    }
+    return Promise.resolve();
+  }
+
+  leaseOwners(): Promise<string[]> {
+    const owners = new Set<string>();
+    for (const r of this.runs.values()) if (r.status === 'running' && r.leaseOwner) owners.add(r.leaseOwner);
+    return Promise.resolve([...owners]);
+  }
+
+  expireLeases(owners: string[]): Promise<number> {
+    let n = 0;
+    for (const r of this.runs.values()) {
+      if (r.status === 'running' && r.leaseOwner !== undefined && owners.includes(r.leaseOwner)) {
+        r.leaseExpiresAt = 0;
+        n++;
+      }
+    }
+    return Promise.resolve(n);
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    let next: number | undefined;
+    for (const r of this.runs.values()) {
+      const at = r.status === 'pending' || r.status === 'waiting' ? r.wakeAt : r.status === 'running' ? r.leaseExpiresAt : undefined;
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return Promise.resolve(next);
+  }
+
+  write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
+    return Promise.resolve(batch.map((w) => this.apply(w, now)));
+  }
+
+  private apply(w: RunWrite, now: number): WriteResult {
+    const run = this.runs.get(w.runId);
+    if (!run || run.leaseToken !== w.token || run.status !== 'running') return { ok: false, reason: 'fenced' };
+    const events = this.events.get(run.id) as HistoryEvent[];
+    for (const data of w.events) events.push({ ...copy(data), runId: run.id, seq: ++run.lastSeq, at: now });
+    const inbox = this.inboxes.get(run.id) as InboxMessage[];
+    if (w.consume?.length) {
+      const consumed = new Set(w.consume);
+      this.inboxes.set(run.id, inbox.filter((m) => !consumed.has(m.id)));
+    }
+    if (w.state) run.state = copy(w.state);
+    if (w.lastError === null) delete run.lastError;
+    else if (w.lastError) run.lastError = copy(w.lastError);
+    for (const child of w.createRuns ?? []) {
+      if (!this.runs.has(child.id)) this.insertRun({ ...child, parentId: child.parentId ?? run.id }, now);
+    }
+    for (const d of w.deliver ?? []) {
+      const target = this.runs.get(d.runId);
+      if (target && !isTerminal(target.status)) this.deliver(target, d.name, d.payload, now);
+    }
+    run.updatedAt = now;
+    let suspended = false;
+    let pending: InboxMessage[] = [];
+    const t = w.transition;
+    if (t?.status === 'waiting') {
+      pending = (this.inboxes.get(run.id) as InboxMessage[]).filter(
+        (m) => m.name === CANCEL_SIGNAL || t.waitingFor.includes(m.name),
+      );
+      if (pending.length === 0) {
+        suspended = true;
+        run.status = 'waiting';
+        run.waitingFor = [...t.waitingFor];
+        if (t.wakeAt === null) delete run.wakeAt;
+        else run.wakeAt = t.wakeAt;
+        delete run.leaseOwner;
+        delete run.leaseExpiresAt;
+      }
+    } else if (t) {
+      run.status = t.status;
+      run.completedAt = now;
+      if (t.status === 'completed') run.output = copy(t.output);
+      if (t.status === 'failed') run.error = copy(t.error);
+      delete run.wakeAt;
+      delete run.waitingFor;
+      delete run.leaseOwner;
+      delete run.leaseExpiresAt;
+      this.inboxes.set(run.id, []);
+    }
+    return { ok: true, lastSeq: run.lastSeq, suspended, pending: copy(pending) };
+  }
+}
