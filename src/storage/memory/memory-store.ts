@@ -3,7 +3,7 @@
  * `store: 'memory:'`. Values are copied through JSON on the way in and out, so callers can never
  * alias stored data, exactly as with a database.
  */
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { coerceError, ConflictError, NotFoundError } from '../../core/errors.js';
 import type { HistoryEvent } from '../../core/history.js';
 import {
   CANCEL_SIGNAL,
@@ -95,6 +95,15 @@ export class MemoryStore implements Store {
   }
 
   listRuns(query: ListRunsQuery): Promise<RunPage> {
+    // A bad cursor must surface as a rejected promise, not a synchronous throw a `.catch` misses.
+    try {
+      return Promise.resolve(this.listRunsNow(query));
+    } catch (err) {
+      return Promise.reject(coerceError(err));
+    }
+  }
+
+  private listRunsNow(query: ListRunsQuery): RunPage {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
     const statuses = query.status === undefined ? undefined : new Set(Array.isArray(query.status) ? query.status : [query.status]);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -109,9 +118,7 @@ export class MemoryStore implements Store {
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     const runs = matching.slice(0, limit).map(copy);
     const last = runs[runs.length - 1];
-    return Promise.resolve(
-      matching.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.id) } : { runs },
-    );
+    return matching.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.id) } : { runs };
   }
 
   history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
@@ -230,22 +237,32 @@ export class MemoryStore implements Store {
   }
 
   write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
-    return Promise.resolve(batch.map((w) => this.apply(w, now)));
+    // Copy the whole batch before applying any of it: a value JSON cannot hold (BigInt, a cycle)
+    // must reject the call with nothing applied, as a database transaction would, rather than
+    // leave the earlier writes of the batch (or half of one write) in place.
+    let copied: RunWrite[];
+    try {
+      copied = copy(batch);
+    } catch (err) {
+      return Promise.reject(coerceError(err));
+    }
+    return Promise.resolve(copied.map((w) => this.apply(w, now)));
   }
 
+  /** Apply one write; `w` is already a private copy, so its values may be stored as they are. */
   private apply(w: RunWrite, now: number): WriteResult {
     const run = this.runs.get(w.runId);
     if (!run || run.leaseToken !== w.token || run.status !== 'running') return { ok: false, reason: 'fenced' };
     const events = this.events.get(run.id) as HistoryEvent[];
-    for (const data of w.events) events.push({ ...copy(data), runId: run.id, seq: ++run.lastSeq, at: now });
+    for (const data of w.events) events.push({ ...data, runId: run.id, seq: ++run.lastSeq, at: now });
     const inbox = this.inboxes.get(run.id) as InboxMessage[];
     if (w.consume?.length) {
       const consumed = new Set(w.consume);
       this.inboxes.set(run.id, inbox.filter((m) => !consumed.has(m.id)));
     }
-    if (w.state) run.state = copy(w.state);
+    if (w.state) run.state = w.state;
     if (w.lastError === null) delete run.lastError;
-    else if (w.lastError) run.lastError = copy(w.lastError);
+    else if (w.lastError) run.lastError = w.lastError;
     for (const child of w.createRuns ?? []) {
       if (!this.runs.has(child.id)) this.insertRun({ ...child, parentId: child.parentId ?? run.id }, now);
     }
@@ -273,8 +290,8 @@ export class MemoryStore implements Store {
     } else if (t) {
       run.status = t.status;
       run.completedAt = now;
-      if (t.status === 'completed') run.output = copy(t.output);
-      if (t.status === 'failed') run.error = copy(t.error);
+      if (t.status === 'completed') run.output = t.output;
+      if (t.status === 'failed') run.error = t.error;
       delete run.wakeAt;
       delete run.waitingFor;
       delete run.leaseOwner;

@@ -1,0 +1,115 @@
+/**
+ * Versioned schema of the SQLite store. The version lives in `PRAGMA user_version` (a field of the
+ * file header, so it needs no table and is read before anything else is touched). Migrations only
+ * ever get appended: a released migration is never edited, since files in the field already ran it.
+ */
+import type Database from 'better-sqlite3';
+import { SchemaTooNewError } from '../../core/errors.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, history events and inboxes',
+    sql: `
+      CREATE TABLE runs (
+        id               TEXT PRIMARY KEY NOT NULL,
+        kind             TEXT NOT NULL,
+        workflow         TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        -- JSON columns hold JSON text; SQL NULL stands for undefined, so null and undefined stay apart.
+        input            TEXT,
+        output           TEXT,
+        error            TEXT,
+        state            TEXT NOT NULL,
+        parent_id        TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        completed_at     INTEGER,
+        wake_at          INTEGER,
+        waiting_for      TEXT,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        lease_token      INTEGER NOT NULL DEFAULT 0,
+        last_seq         INTEGER NOT NULL,
+        last_error       TEXT,
+        -- When claimDue may take the run: the wake time of a pending or waiting run, the lease
+        -- expiry of a running one (a dead worker's run), never for a terminal run. One indexed
+        -- column serves both "due runs" and "expired leases" in a single ordered scan, and the
+        -- hot-path write (events + last_seq) does not touch it.
+        due_at           INTEGER GENERATED ALWAYS AS (
+                           CASE status
+                             WHEN 'pending' THEN wake_at
+                             WHEN 'waiting' THEN wake_at
+                             WHEN 'running' THEN coalesce(lease_expires_at, 0)
+                           END) VIRTUAL
+      );
+      CREATE INDEX runs_due ON runs (due_at) WHERE due_at IS NOT NULL;
+      -- listRuns: newest first, alone or under one filter.
+      CREATE INDEX runs_list ON runs (created_at DESC, id DESC);
+      CREATE INDEX runs_status_list ON runs (status, created_at DESC, id DESC);
+      CREATE INDEX runs_workflow_list ON runs (workflow, created_at DESC, id DESC);
+      CREATE INDEX runs_parent_list ON runs (parent_id, created_at DESC, id DESC) WHERE parent_id IS NOT NULL;
+      -- leaseOwners / expireLeases scan the running runs through runs_status_list; running runs are
+      -- few (bounded by the workers' concurrency), so a lease-owner index would only cost claims.
+
+      -- A rowid table with a unique (run_id, seq) index rather than WITHOUT ROWID: step results can
+      -- be large, and large rows belong in a rowid table.
+      CREATE TABLE events (
+        id     INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        data   TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX events_run_seq ON events (run_id, seq);
+
+      -- AUTOINCREMENT so that a message id is never reused after its message is consumed:
+      -- signal.received events name the message they consumed.
+      CREATE TABLE inbox (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id  TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        payload TEXT,
+        sent_at INTEGER NOT NULL
+      );
+      -- Entries are ordered by (run_id, rowid): a run's inbox, oldest first, in one range scan.
+      CREATE INDEX inbox_run ON inbox (run_id);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Throw SchemaTooNewError if the file was written by a newer Keel; changes nothing. */
+export function assertSchemaNotNewer(db: Database.Database, label: string): number {
+  const found = schemaVersion(db);
+  if (found > SCHEMA_VERSION) throw new SchemaTooNewError(label, found, SCHEMA_VERSION);
+  return found;
+}
+
+/**
+ * Bring the schema up to {@link SCHEMA_VERSION}, all pending migrations in one immediate
+ * transaction: either the file ends at the new version or it is left as it was. The version is
+ * read again inside the transaction, so two processes opening a fresh file do not both migrate.
+ */
+export function migrate(db: Database.Database, label: string): void {
+  db.transaction(() => {
+    const found = assertSchemaNotNewer(db, label);
+    for (const m of MIGRATIONS) {
+      if (m.version <= found) continue;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+  }).immediate();
+}

@@ -1,0 +1,603 @@
+/**
+ * The SQLite store: the Store port on one SQLite file through better-sqlite3, with the semantics of
+ * the memory store (the contract suite runs against both).
+ *
+ * - WAL mode, so readers in other connections and processes (`keel ls` while a worker runs) see the
+ *   last committed state without blocking the writer, and the writer does not block them.
+ * - Durability: `'process'` (default) is `synchronous=NORMAL`: a commit survives a crash of the
+ *   process, and may be lost on power failure; `'power'` is `synchronous=FULL`: it survives both.
+ * - better-sqlite3 is synchronous; every method does its work at once and returns a settled promise.
+ *   Errors become rejections, never synchronous throws.
+ * - Statements are prepared once per open connection. Mutations that read before they write run in
+ *   `BEGIN IMMEDIATE` transactions, so two processes on one file serialise on the write lock up
+ *   front (waiting up to the busy timeout) instead of failing to upgrade a read lock.
+ */
+import Database from 'better-sqlite3';
+import { coerceError, ConfigError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
+import type { SerializedError } from '../../core/errors.js';
+import type { EventData, HistoryEvent } from '../../core/history.js';
+import { CANCEL_SIGNAL, isTerminal } from '../../core/store.js';
+import type {
+  InboxMessage,
+  Lease,
+  ListRunsQuery,
+  NewRun,
+  RunKind,
+  RunPage,
+  RunRecord,
+  RunStatus,
+  RunWrite,
+  Store,
+  WriteResult,
+} from '../../core/store.js';
+import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { assertSchemaNotNewer, migrate, SCHEMA_VERSION } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (created if missing), or ':memory:' for a private in-memory database. */
+  path: string;
+  /** `'process'` (default): commits survive a process crash (`synchronous=NORMAL`). `'power'`: they
+   * also survive power loss (`synchronous=FULL`), at the cost of an fsync per commit. */
+  durability?: 'process' | 'power';
+  /** How long to wait for another connection's write lock before failing with SQLITE_BUSY (default 5000). */
+  busyTimeoutMs?: number;
+  /** Open read-only (e.g. a CLI inspecting a worker's file): no migration, no pragma changes; the
+   * schema must already be current. */
+  readonly?: boolean;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+const RUN_COLUMNS =
+  'id, kind, workflow, version, status, input, output, error, state, parent_id, created_at, updated_at, ' +
+  'completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_seq, last_error';
+
+interface RunRow {
+  id: string;
+  kind: RunKind;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  state: string;
+  parent_id: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+  wake_at: number | null;
+  waiting_for: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  lease_token: number;
+  last_seq: number;
+  last_error: string | null;
+}
+
+interface InboxRow {
+  id: number;
+  run_id: string;
+  name: string;
+  payload: string | null;
+  sent_at: number;
+}
+
+interface EventRow {
+  seq: number;
+  at: number;
+  data: string;
+}
+
+/** JSON text for a column; SQL NULL for undefined (and for what JSON drops, like a function). */
+function toJson(value: unknown): string | null {
+  return value === undefined ? null : (JSON.stringify(value) ?? null);
+}
+
+function fromJson(text: string | null): unknown {
+  return text === null ? undefined : JSON.parse(text);
+}
+
+function rowToRun(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    id: row.id,
+    kind: row.kind,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status,
+    input: fromJson(row.input),
+    state: JSON.parse(row.state) as Record<string, unknown>,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    leaseToken: row.lease_token,
+    lastSeq: row.last_seq,
+  };
+  if (row.output !== null) run.output = JSON.parse(row.output);
+  if (row.error !== null) run.error = JSON.parse(row.error) as SerializedError;
+  if (row.parent_id !== null) run.parentId = row.parent_id;
+  if (row.completed_at !== null) run.completedAt = row.completed_at;
+  if (row.wake_at !== null) run.wakeAt = row.wake_at;
+  if (row.waiting_for !== null) run.waitingFor = JSON.parse(row.waiting_for) as string[];
+  if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
+  if (row.lease_expires_at !== null) run.leaseExpiresAt = row.lease_expires_at;
+  if (row.last_error !== null) run.lastError = JSON.parse(row.last_error) as SerializedError;
+  return run;
+}
+
+function rowToMessage(row: InboxRow): InboxMessage {
+  return { id: row.id, runId: row.run_id, name: row.name, payload: fromJson(row.payload), sentAt: row.sent_at };
+}
+
+/** A run write with every value already turned into JSON text, so that serialisation errors
+ * happen before the transaction starts and a batch is refused as a whole. */
+interface PreparedWrite {
+  runId: string;
+  token: number;
+  events: string[];
+  consume: number[];
+  state: string | null;
+  /** undefined: keep; null: clear; text: set. */
+  lastError: string | null | undefined;
+  createRuns: PreparedRun[];
+  deliver: { runId: string; name: string; payload: string | null }[];
+  transition:
+    | { status: 'waiting'; wakeAt: number | null; waitingFor: string }
+    | { status: 'completed' | 'failed' | 'cancelled'; output: string | null; error: string | null }
+    | undefined;
+}
+
+interface PreparedRun {
+  run: NewRun;
+  input: string | null;
+  started: string;
+}
+
+function prepareRun(run: NewRun, parentId: string | undefined): PreparedRun {
+  const started: EventData = { type: 'run.started', workflow: run.workflow, version: run.version, input: run.input };
+  if (parentId !== undefined) started.parentId = parentId;
+  const withParent = parentId === undefined ? run : { ...run, parentId };
+  return { run: withParent, input: toJson(run.input), started: JSON.stringify(started) };
+}
+
+function prepareWrite(w: RunWrite): PreparedWrite {
+  const t = w.transition;
+  return {
+    runId: w.runId,
+    token: w.token,
+    events: w.events.map((e) => JSON.stringify(e)),
+    consume: w.consume ?? [],
+    state: w.state === undefined ? null : JSON.stringify(w.state),
+    lastError: w.lastError === undefined ? undefined : w.lastError === null ? null : JSON.stringify(w.lastError),
+    // A child's parent defaults to the run that creates it.
+    createRuns: (w.createRuns ?? []).map((c) => prepareRun(c, c.parentId ?? w.runId)),
+    deliver: (w.deliver ?? []).map((d) => ({ runId: d.runId, name: d.name, payload: toJson(d.payload) })),
+    transition:
+      t === undefined
+        ? undefined
+        : t.status === 'waiting'
+          ? { status: 'waiting', wakeAt: t.wakeAt, waitingFor: JSON.stringify(t.waitingFor) }
+          : {
+              status: t.status,
+              output: t.status === 'completed' ? toJson(t.output) : null,
+              error: t.status === 'failed' ? JSON.stringify(t.error) : null,
+            },
+  };
+}
+
+/** Run `fn` now and report its outcome as a promise: a throw becomes a rejection. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(coerceError(err));
+  }
+}
+
+const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`),
+    runStatus: db.prepare<[string], { status: RunStatus }>('SELECT status FROM runs WHERE id = ?'),
+    insertRun: db.prepare<
+      [string, RunKind, string, string, RunStatus, string | null, string | null, number, number, number | null, string | null, number | null, number]
+    >(
+      `INSERT INTO runs (id, kind, workflow, version, status, input, state, parent_id, created_at, updated_at,
+                         wake_at, lease_owner, lease_expires_at, lease_token, last_seq)
+       VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, 1)
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+    insertEvent: db.prepare<[string, number, number, string]>('INSERT INTO events (run_id, seq, at, data) VALUES (?, ?, ?, ?)'),
+    findIdsFrom: db.prepare<[string, string, number], { id: string }>(
+      'SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?',
+    ),
+    history: db.prepare<[string, number], EventRow>('SELECT seq, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq'),
+    inbox: db.prepare<[string], InboxRow>('SELECT id, run_id, name, payload, sent_at FROM inbox WHERE run_id = ? ORDER BY id'),
+    insertInbox: db.prepare<[string, string, string | null, number]>(
+      'INSERT INTO inbox (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)',
+    ),
+    /** Deliver from a write: stored only while the target exists and is not terminal. */
+    deliverInbox: db.prepare<[string, string | null, number, string]>(
+      `INSERT INTO inbox (run_id, name, payload, sent_at)
+       SELECT id, ?, ?, ? FROM runs WHERE id = ? AND status NOT IN ${TERMINAL_SQL}`,
+    ),
+    /** A message wakes a waiting run at once if it waits for that name or it is a cancel request. */
+    wake: db.prepare<[number, number, number, string, string, string]>(
+      `UPDATE runs SET wake_at = min(coalesce(wake_at, ?), ?), updated_at = ?
+       WHERE id = ? AND status = 'waiting'
+         AND (? = '${CANCEL_SIGNAL}' OR EXISTS (SELECT 1 FROM json_each(waiting_for) WHERE value = ?))`,
+    ),
+    selectDue: db.prepare<[number, number], { id: string }>('SELECT id FROM runs WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+    claim: db.prepare<[string, number, number, string], { lease_token: number }>(
+      `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ?,
+                       updated_at = ?, wake_at = NULL
+       WHERE id = ? RETURNING lease_token`,
+    ),
+    claimIfFree: db.prepare<[string, number, number, string, number], { lease_token: number }>(
+      `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ?,
+                       updated_at = ?, wake_at = NULL
+       WHERE id = ? AND status NOT IN ${TERMINAL_SQL}
+         AND NOT (status = 'running' AND coalesce(lease_expires_at, 0) > ?)
+       RETURNING lease_token`,
+    ),
+    renew: db.prepare<[number, string, number]>(
+      "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+    ),
+    hasCancel: db.prepare<[string], { one: number }>(
+      `SELECT 1 AS one FROM inbox WHERE run_id = ? AND name = '${CANCEL_SIGNAL}' LIMIT 1`,
+    ),
+    release: db.prepare<[number, number, string, number]>(
+      `UPDATE runs SET status = 'pending', wake_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ? AND lease_token = ? AND status = 'running'`,
+    ),
+    leaseOwners: db.prepare<[], { owner: string }>(
+      "SELECT DISTINCT lease_owner AS owner FROM runs WHERE status = 'running' AND lease_owner IS NOT NULL",
+    ),
+    expireLeases: db.prepare<[string]>(
+      "UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner IN (SELECT value FROM json_each(?))",
+    ),
+    nextWakeAt: db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM runs WHERE due_at IS NOT NULL'),
+    /** The fenced head of every write: bump last_seq by the number of events, or match nothing. */
+    writeRun: db.prepare<[number, number, string | null, number, string | null, string, number], { last_seq: number }>(
+      `UPDATE runs SET last_seq = last_seq + ?, updated_at = ?, state = coalesce(?, state),
+                       last_error = CASE WHEN ? THEN last_error ELSE ? END
+       WHERE id = ? AND lease_token = ? AND status = 'running'
+       RETURNING last_seq`,
+    ),
+    consume: db.prepare<[number, string]>('DELETE FROM inbox WHERE id = ? AND run_id = ?'),
+    pendingFor: db.prepare<[string, string], InboxRow>(
+      `SELECT id, run_id, name, payload, sent_at FROM inbox
+       WHERE run_id = ? AND (name = '${CANCEL_SIGNAL}' OR name IN (SELECT value FROM json_each(?)))
+       ORDER BY id`,
+    ),
+    suspend: db.prepare<[string, number | null, string]>(
+      `UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ?`,
+    ),
+    finish: db.prepare<[RunStatus, number, string | null, string | null, string]>(
+      `UPDATE runs SET status = ?, completed_at = ?, output = ?, error = ?,
+                       wake_at = NULL, waiting_for = NULL, lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ?`,
+    ),
+    clearInbox: db.prepare<[string]>('DELETE FROM inbox WHERE run_id = ?'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+interface Connection {
+  db: Database.Database;
+  st: Statements;
+  /** listRuns statements by filter shape (which filters, how many statuses). */
+  listCache: Map<string, Database.Statement<unknown[], RunRow>>;
+  writeTx: (batch: PreparedWrite[], now: number) => WriteResult[];
+}
+
+export class SqliteStore implements Store {
+  readonly label: string;
+  private readonly options: SqliteStoreOptions;
+  private conn: Connection | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    this.options = { ...options };
+    this.label = `sqlite:${options.path}`;
+  }
+
+  /** The open connection, for tests and tools that need raw access (e.g. pragmas). */
+  get database(): Database.Database {
+    return this.c.db;
+  }
+
+  private get c(): Connection {
+    if (!this.conn) {
+      throw new KeelError(ErrorCode.InvalidState, `The store ${this.label} is not open: call open() before using it.`);
+    }
+    return this.conn;
+  }
+
+  open(): Promise<void> {
+    return settle(() => {
+      if (!this.conn) this.conn = this.connect();
+    });
+  }
+
+  close(): Promise<void> {
+    return settle(() => {
+      const conn = this.conn;
+      this.conn = undefined;
+      conn?.db.close();
+    });
+  }
+
+  private connect(): Connection {
+    const { path, readonly = false, durability = 'process', busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS } = this.options;
+    const db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
+    try {
+      // The version check comes first: a file from a newer Keel is refused before any pragma or
+      // migration could change it.
+      const found = assertSchemaNotNewer(db, this.label);
+      if (readonly) {
+        if (found < SCHEMA_VERSION) {
+          throw new ConfigError(
+            `The SQLite database ${path} is at schema version ${found}, older than this Keel (${SCHEMA_VERSION}), ` +
+              `and it was opened read-only; open it once read-write (e.g. start a worker) to migrate it.`,
+          );
+        }
+      } else {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
+        migrate(db, this.label);
+      }
+      const st = prepareStatements(db);
+      const writeTx = db.transaction((batch: PreparedWrite[], now: number) => batch.map((w) => applyWrite(st, w, now)));
+      return { db, st, listCache: new Map(), writeTx: (batch, now) => writeTx.immediate(batch, now) };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
+    return settle(() => {
+      const { db, st } = this.c;
+      const prepared = prepareRun(input, input.parentId);
+      return db
+        .transaction(() => {
+          const claim = input.claim;
+          const created = insertRun(st, prepared, now, claim) > 0;
+          const row = st.getRun.get(input.id);
+          if (!row) throw new Error(`run ${input.id} vanished inside its creating transaction`);
+          const run = rowToRun(row);
+          if (created && claim) {
+            return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
+          }
+          return { created, run };
+        })
+        .immediate();
+    });
+  }
+
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return settle(() => {
+      const row = this.c.st.getRun.get(id);
+      return row ? rowToRun(row) : undefined;
+    });
+  }
+
+  findRunIds(prefix: string, limit: number): Promise<string[]> {
+    // A range on the primary key rather than LIKE: LIKE is case-insensitive and treats % and _ as
+    // patterns. Every id in [prefix, prefix + U+10FFFF) starts with prefix (byte order of UTF-8).
+    return settle(() =>
+      this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, Math.max(0, limit)).map((r) => r.id),
+    );
+  }
+
+  listRuns(query: ListRunsQuery): Promise<RunPage> {
+    return settle(() => {
+      const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+      if (statuses?.length === 0) return { runs: [] };
+
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (statuses) {
+        where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+        params.push(...statuses);
+      }
+      if (query.workflow !== undefined) {
+        where.push('workflow = ?');
+        params.push(query.workflow);
+      }
+      if (query.parentId !== undefined) {
+        where.push('parent_id = ?');
+        params.push(query.parentId);
+      }
+      if (after) {
+        where.push('(created_at, id) < (?, ?)');
+        params.push(after.createdAt, after.id);
+      }
+      params.push(limit + 1); // one more than the page tells whether there is a next page
+
+      const key = [
+        statuses?.length ?? '-',
+        query.workflow === undefined ? '-' : 'w',
+        query.parentId === undefined ? '-' : 'p',
+        after ? 'c' : '-',
+      ].join('');
+      const { db, listCache } = this.c;
+      let stmt = listCache.get(key);
+      if (!stmt) {
+        stmt = db.prepare<unknown[], RunRow>(
+          `SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY created_at DESC, id DESC LIMIT ?`,
+        );
+        listCache.set(key, stmt);
+      }
+      const rows = stmt.all(...params);
+      const runs = rows.slice(0, limit).map(rowToRun);
+      const last = runs[runs.length - 1];
+      return rows.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.id) } : { runs };
+    });
+  }
+
+  history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
+    return settle(() =>
+      this.c.st.history
+        .all(runId, afterSeq)
+        .map((r) => ({ ...(JSON.parse(r.data) as EventData), runId, seq: r.seq, at: r.at })),
+    );
+  }
+
+  inbox(runId: string): Promise<InboxMessage[]> {
+    return settle(() => this.c.st.inbox.all(runId).map(rowToMessage));
+  }
+
+  sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
+    return settle(() => {
+      const { db, st } = this.c;
+      const json = toJson(payload);
+      return db
+        .transaction(() => {
+          const row = st.runStatus.get(runId);
+          if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+          if (isTerminal(row.status)) {
+            throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
+          }
+          const id = Number(st.insertInbox.run(runId, name, json, now).lastInsertRowid);
+          st.wake.run(now, now, now, runId, name, name);
+          return { id, runId, name, payload: fromJson(json), sentAt: now };
+        })
+        .immediate();
+    });
+  }
+
+  claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
+    return settle(() => {
+      const { db, st } = this.c;
+      const expiresAt = opts.now + opts.leaseMs;
+      return db
+        .transaction(() =>
+          st.selectDue.all(opts.now, Math.max(0, opts.limit)).map(({ id }): Lease => {
+            const claimed = st.claim.get(opts.owner, expiresAt, opts.now, id);
+            return { runId: id, owner: opts.owner, token: claimed?.lease_token ?? 0, expiresAt };
+          }),
+        )
+        .immediate();
+    });
+  }
+
+  claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
+    return settle(() => {
+      const expiresAt = opts.now + opts.leaseMs;
+      const claimed = this.c.st.claimIfFree.get(opts.owner, expiresAt, opts.now, runId, opts.now);
+      return claimed ? { runId, owner: opts.owner, token: claimed.lease_token, expiresAt } : undefined;
+    });
+  }
+
+  renewLeases(
+    leases: { runId: string; token: number }[],
+    expiresAt: number,
+  ): Promise<{ lost: string[]; cancelRequested: string[] }> {
+    return settle(() => {
+      const { db, st } = this.c;
+      return db
+        .transaction(() => {
+          const lost: string[] = [];
+          const cancelRequested: string[] = [];
+          for (const { runId, token } of leases) {
+            if (st.renew.run(expiresAt, runId, token).changes === 0) lost.push(runId);
+            else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
+          }
+          return { lost, cancelRequested };
+        })
+        .immediate();
+    });
+  }
+
+  releaseLease(runId: string, token: number, now: number): Promise<void> {
+    return settle(() => {
+      this.c.st.release.run(now, now, runId, token);
+    });
+  }
+
+  leaseOwners(): Promise<string[]> {
+    return settle(() => this.c.st.leaseOwners.all().map((r) => r.owner));
+  }
+
+  expireLeases(owners: string[]): Promise<number> {
+    return settle(() => (owners.length === 0 ? 0 : this.c.st.expireLeases.run(JSON.stringify(owners)).changes));
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    return settle(() => this.c.st.nextWakeAt.get()?.at ?? undefined);
+  }
+
+  write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
+    return settle(() => {
+      if (batch.length === 0) return [];
+      // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
+      const prepared = batch.map(prepareWrite);
+      return this.c.writeTx(prepared, now);
+    });
+  }
+}
+
+/** Insert a run row and its run.started event unless the id exists; returns the rows inserted. */
+function insertRun(st: Statements, p: PreparedRun, now: number, claim: NewRun['claim']): number {
+  const r = p.run;
+  const inserted = st.insertRun.run(
+    r.id,
+    r.kind,
+    r.workflow,
+    r.version,
+    claim ? 'running' : 'pending',
+    p.input,
+    r.parentId ?? null,
+    now,
+    now,
+    claim ? null : now,
+    claim?.owner ?? null,
+    claim?.expiresAt ?? null,
+    claim ? 1 : 0,
+  ).changes;
+  if (inserted > 0) st.insertEvent.run(r.id, 1, now, p.started);
+  return inserted;
+}
+
+/** One write inside the batch transaction. Fenced writes touch nothing: the fencing check is the
+ * first statement and it changes the row only when the token matches. */
+function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult {
+  const head = st.writeRun.get(
+    w.events.length,
+    now,
+    w.state,
+    w.lastError === undefined ? 1 : 0,
+    w.lastError ?? null,
+    w.runId,
+    w.token,
+  );
+  if (!head) return { ok: false, reason: 'fenced' };
+  let seq = head.last_seq - w.events.length;
+  for (const data of w.events) st.insertEvent.run(w.runId, ++seq, now, data);
+  for (const id of w.consume) st.consume.run(id, w.runId);
+  for (const child of w.createRuns) insertRun(st, child, now, undefined);
+  for (const d of w.deliver) {
+    if (st.deliverInbox.run(d.name, d.payload, now, d.runId).changes > 0) st.wake.run(now, now, now, d.runId, d.name, d.name);
+  }
+
+  const t = w.transition;
+  let suspended = false;
+  let pending: InboxMessage[] = [];
+  if (t?.status === 'waiting') {
+    pending = st.pendingFor.all(w.runId, t.waitingFor).map(rowToMessage);
+    if (pending.length === 0) {
+      st.suspend.run(t.waitingFor, t.wakeAt, w.runId);
+      suspended = true;
+    }
+  } else if (t) {
+    st.finish.run(t.status, now, t.output, t.error, w.runId);
+    st.clearInbox.run(w.runId);
+  }
+  return { ok: true, lastSeq: head.last_seq, suspended, pending };
+}

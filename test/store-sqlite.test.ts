@@ -1,0 +1,231 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../src/core/errors.js';
+import { SqliteStore } from '../src/storage/sqlite/index.js';
+import { SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
+import { describeStoreContract } from './store-contract.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const T0 = 1_700_000_000_000;
+
+function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-sqlite-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+describeStoreContract('sqlite file', () => {
+  const { dir, remove } = tempDir();
+  const store = new SqliteStore({ path: join(dir, 'keel.db') });
+  return Promise.resolve({
+    store,
+    cleanup: async () => {
+      await store.close();
+      remove();
+    },
+  });
+});
+
+describeStoreContract('sqlite :memory:', () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  return Promise.resolve({ store, cleanup: () => store.close() });
+});
+
+describe('SqliteStore on a file', () => {
+  let dir: string;
+  let remove: () => void;
+  let path: string;
+  const opened: SqliteStore[] = [];
+
+  async function openStore(options: Partial<ConstructorParameters<typeof SqliteStore>[0]> = {}): Promise<SqliteStore> {
+    const store = new SqliteStore({ path, ...options });
+    await store.open();
+    opened.push(store);
+    return store;
+  }
+
+  beforeEach(() => {
+    ({ dir, remove } = tempDir());
+    path = join(dir, 'keel.db');
+  });
+
+  afterEach(async () => {
+    for (const s of opened.splice(0).reverse()) await s.close();
+    remove();
+  });
+
+  it('runs in WAL mode with synchronous NORMAL for process durability (the default) and FULL for power', async () => {
+    const byDefault = await openStore();
+    expect(byDefault.database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(byDefault.database.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    expect(byDefault.database.pragma('busy_timeout', { simple: true })).toBe(5000);
+    await byDefault.close();
+
+    const power = await openStore({ durability: 'power', busyTimeoutMs: 250 });
+    expect(power.database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(power.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(power.database.pragma('busy_timeout', { simple: true })).toBe(250);
+  });
+
+  it('migrates an empty file to the current schema version, and opening again is a no-op', async () => {
+    const store = await openStore();
+    expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const tables = store.database
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .all()
+      .map((r) => r.name);
+    expect(tables).toEqual(['events', 'inbox', 'runs']);
+    await store.open(); // idempotent
+    await store.close();
+    const again = await openStore();
+    expect(again.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  });
+
+  it('keeps runs, history and inboxes across close and re-open', async () => {
+    const first = await openStore();
+    const { lease } = await first.createRun(
+      { id: 'r1', kind: 'workflow', workflow: 'order', version: '1', input: { a: 1 }, claim: { owner: 'w1', expiresAt: T0 + 1000 } },
+      T0,
+    );
+    await first.write([{ runId: 'r1', token: lease!.token, events: [{ type: 'step.started', pos: 1, name: 'charge', attempt: 1 }], state: { phase: 'charging' } }], T0 + 1);
+    const msg = await first.sendSignal('r1', 'approve', true, T0 + 2);
+    const run = await first.getRun('r1');
+    const history = await first.history('r1');
+    await first.close();
+
+    const second = await openStore();
+    expect(await second.getRun('r1')).toEqual(run);
+    expect(await second.history('r1')).toEqual(history);
+    expect(await second.inbox('r1')).toEqual([msg]);
+    // Message ids keep growing after re-open, even once the newest message is consumed.
+    await second.write([{ runId: 'r1', token: lease!.token, events: [], consume: [msg.id] }], T0 + 3);
+    await second.close();
+    const third = await openStore();
+    const next = await third.sendSignal('r1', 'x', null, T0 + 4);
+    expect(next.id).toBeGreaterThan(msg.id);
+  });
+
+  it('refuses a database whose schema is newer, with SCHEMA_TOO_NEW, and leaves the file unchanged', async () => {
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE runs (id TEXT PRIMARY KEY); INSERT INTO runs VALUES (\'from-the-future\')');
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    const before = createHash('sha256').update(readFileSync(path)).digest('hex');
+
+    const store = new SqliteStore({ path });
+    await expect(store.open()).rejects.toMatchObject({
+      code: ErrorCode.SchemaTooNew,
+      details: { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION },
+    });
+    await expect(store.getRun('from-the-future')).rejects.toMatchObject({ code: ErrorCode.InvalidState });
+    await expect(new SqliteStore({ path, readonly: true }).open()).rejects.toMatchObject({ code: ErrorCode.SchemaTooNew });
+
+    expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(before);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete'); // not switched to WAL
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
+    check.close();
+  });
+
+  it('opened read-only, refuses a file that is not migrated yet and cannot write', async () => {
+    new Database(path).close(); // an empty file, schema version 0
+    await expect(new SqliteStore({ path, readonly: true }).open()).rejects.toMatchObject({ code: ErrorCode.Config });
+    await expect(new SqliteStore({ path: join(dir, 'missing.db'), readonly: true }).open()).rejects.toThrow();
+
+    const writer = await openStore();
+    await writer.createRun({ id: 'r1', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0);
+    const reader = await openStore({ readonly: true });
+    expect((await reader.getRun('r1'))?.status).toBe('pending');
+    await expect(reader.createRun({ id: 'r2', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0)).rejects.toThrow(
+      /readonly/i,
+    );
+  });
+
+  it('a second, read-only connection reads while the first writes', async () => {
+    const writer = await openStore();
+    const reader = await openStore({ readonly: true });
+    const { lease } = await writer.createRun(
+      { id: 'r1', kind: 'workflow', workflow: 'order', version: '1', input: {}, claim: { owner: 'w1', expiresAt: T0 + 1000 } },
+      T0,
+    );
+    expect((await reader.getRun('r1'))?.status).toBe('running');
+
+    // Hold the write lock with an open transaction: the reader is not blocked and sees the last
+    // committed state, not the uncommitted one.
+    const db = writer.database;
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare("UPDATE runs SET status = 'failed' WHERE id = 'r1'").run();
+    expect((await reader.getRun('r1'))?.status).toBe('running');
+    expect((await reader.listRuns({})).runs.map((r) => r.id)).toEqual(['r1']);
+    db.exec('ROLLBACK');
+
+    for (let i = 1; i <= 20; i++) {
+      const [res] = await writer.write([{ runId: 'r1', token: lease!.token, events: [{ type: 'step.started', pos: i, name: `s${i}`, attempt: 1 }] }], T0 + i);
+      expect(res).toMatchObject({ ok: true, lastSeq: i + 1 });
+      expect((await reader.getRun('r1'))?.lastSeq).toBe(i + 1);
+    }
+    expect(await reader.history('r1')).toHaveLength(21);
+  });
+
+  it('a separate process reading the file sees committed runs', async () => {
+    const writer = await openStore();
+    for (let i = 0; i < 3; i++) {
+      await writer.createRun({ id: `run-${i}`, kind: 'workflow', workflow: 'order', version: '1', input: { i } }, T0 + i);
+    }
+    const { lease } = await writer.createRun(
+      { id: 'live', kind: 'workflow', workflow: 'order', version: '1', input: {}, claim: { owner: 'w1', expiresAt: T0 + 1000 } },
+      T0 + 10,
+    );
+    await writer.write([{ runId: 'live', token: lease!.token, events: [], transition: { status: 'completed', output: 'done' } }], T0 + 11);
+
+    const script = `
+      const Database = require('better-sqlite3');
+      const db = new Database(process.argv[1], { readonly: true, fileMustExist: true });
+      const rows = db.prepare('SELECT id, status, output FROM runs ORDER BY created_at, id').all();
+      process.stdout.write(JSON.stringify(rows));
+      db.close();
+    `;
+    // The writer stays open: the child reads through the WAL, as `keel ls` would next to a worker.
+    const out = execFileSync(process.execPath, ['-e', script, path], { cwd: repoRoot, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([
+      { id: 'run-0', status: 'pending', output: null },
+      { id: 'run-1', status: 'pending', output: null },
+      { id: 'run-2', status: 'pending', output: null },
+      { id: 'live', status: 'completed', output: '"done"' },
+    ]);
+  });
+
+  it('uses the indexes for claiming, listing and inbox reads', async () => {
+    const store = await openStore();
+    const plan = (sql: string) =>
+      store.database
+        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+        .all()
+        .map((r) => r.detail)
+        .join('; ');
+    expect(plan('SELECT id FROM runs WHERE due_at <= 1 ORDER BY due_at LIMIT 10')).toMatch(/USING INDEX runs_due/);
+    expect(plan('SELECT min(due_at) FROM runs WHERE due_at IS NOT NULL')).toMatch(/runs_due/);
+    expect(plan("SELECT id FROM runs WHERE (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 5")).toMatch(
+      /runs_list/,
+    );
+    expect(plan("SELECT id FROM runs WHERE status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 5")).toMatch(/runs_status_list/);
+    expect(plan("SELECT id FROM runs WHERE workflow = 'w' ORDER BY created_at DESC, id DESC LIMIT 5")).toMatch(/runs_workflow_list/);
+    expect(plan("SELECT id FROM runs WHERE parent_id = 'p' ORDER BY created_at DESC, id DESC LIMIT 5")).toMatch(/runs_parent_list/);
+    expect(plan("SELECT id FROM inbox WHERE run_id = 'r' ORDER BY id")).toMatch(/inbox_run/);
+    expect(plan("SELECT DISTINCT lease_owner FROM runs WHERE status = 'running' AND lease_owner IS NOT NULL")).toMatch(
+      /runs_status_list/,
+    );
+  });
+
+  it('reports an unopened store clearly', async () => {
+    const store = new SqliteStore({ path });
+    await expect(store.getRun('x')).rejects.toMatchObject({ code: ErrorCode.InvalidState });
+    expect(store.label).toBe(`sqlite:${path}`);
+    await store.close(); // closing a store that never opened is fine
+  });
+});
