@@ -1,0 +1,658 @@
+/**
+ * The engine: the public API of DESIGN §4 and the worker loop that advances runs.
+ *
+ * - Starting a run writes it to the store before `run()` returns; on a started engine the run is
+ *   created already claimed and executes at once (no claim round trip on the hot path).
+ * - The worker loop claims due runs (pending, woken by a timer or signal, or left behind by a dead
+ *   worker), loads them cold and replays them; it sleeps until the next wake-up, a local poke, or the
+ *   poll interval (which notices work written by other processes).
+ * - Leases are renewed while runs execute; every write carries the lease's fencing token.
+ */
+import { hostname } from 'node:os';
+import type { Clock } from '../core/clock.js';
+import {
+  ConflictError,
+  ConfigError,
+  deserializeError,
+  ErrorCode,
+  KeelError,
+  NotFoundError,
+  coerceError,
+  serializeError,
+  type SerializedError,
+} from '../core/errors.js';
+import type { HistoryEvent } from '../core/history.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { validate } from '../core/schema.js';
+import {
+  CANCEL_SIGNAL,
+  isTerminal,
+  type InboxMessage,
+  type Lease,
+  type ListRunsQuery,
+  type RunKind,
+  type RunRecord,
+  type RunStatus,
+  type RunWrite,
+  type Store,
+  type WriteResult,
+} from '../core/store.js';
+import { canonicalJson, toJsonValue } from '../util/json.js';
+import { EngineEvents, type EngineEvent, type EngineEventType, type Listener } from './events.js';
+import { RunExecution, type ChildOutcome } from './execution.js';
+import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
+import { storeFromUrl } from './store-url.js';
+import { systemClock } from './system-clock.js';
+import type { WorkflowDefinition } from './workflow.js';
+import { Writer } from './writer.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyWorkflow = WorkflowDefinition<any, any>;
+
+export interface EngineOptions {
+  /** A Store, or a URL: 'sqlite:./keel.db', 'sqlite::memory:', 'memory:'. */
+  store: Store | string;
+  workflows?: AnyWorkflow[];
+  clock?: Clock;
+  logger?: Logger;
+  /** Identifies this worker in leases; default '<host>/<pid>/<random>'. */
+  workerId?: string;
+  /** How long a claim lasts without renewal (default 30 s). */
+  leaseMs?: number;
+  /** How often to look for work written by other processes (default 1 s). */
+  pollIntervalMs?: number;
+  /** Runs executing at once on this worker (default 1000). */
+  maxConcurrentRuns?: number;
+  /** How long `stop()` waits for steps in flight (default 10 s). */
+  stopTimeoutMs?: number;
+  /** How long a run held back by a non-determinism error waits before it is tried again (default 60 s). */
+  parkRetryMs?: number;
+  /** Testing: named fault points (see FaultPoint). */
+  faults?: FaultHook;
+}
+
+export interface RunOptions {
+  /** Caller-chosen id: starting the same id again returns the same run (idempotent). */
+  id?: string;
+}
+
+export interface RunHandle<O = unknown> {
+  readonly id: string;
+  /** Waits until the run ends: its output, or a RunFailedError / RunCancelledError. */
+  result(): Promise<O>;
+}
+
+export interface RunInfo {
+  id: string;
+  kind: RunKind;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  input: unknown;
+  output?: unknown;
+  error?: SerializedError;
+  state: Record<string, unknown>;
+  parentId?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt?: Date;
+  wakeAt?: Date;
+  waitingFor?: string[];
+  /** A problem that keeps the run from advancing (e.g. NON_DETERMINISM), while it is retried. */
+  lastError?: SerializedError;
+}
+
+export class RunFailedError extends KeelError {
+  constructor(runId: string, error: SerializedError) {
+    const cause = deserializeError(error);
+    super('RUN_FAILED', `Run '${runId}' failed: ${error.name}: ${error.message}`, { cause, details: { runId } });
+  }
+}
+
+export class RunCancelledError extends KeelError {
+  constructor(runId: string) {
+    super('RUN_CANCELLED', `Run '${runId}' was cancelled.`, { details: { runId } });
+  }
+}
+
+function toInfo(r: RunRecord): RunInfo {
+  const info: RunInfo = {
+    id: r.id,
+    kind: r.kind,
+    workflow: r.workflow,
+    version: r.version,
+    status: r.status,
+    input: r.input,
+    state: r.state,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+  if (r.output !== undefined) info.output = r.output;
+  if (r.error) info.error = r.error;
+  if (r.parentId !== undefined) info.parentId = r.parentId;
+  if (r.completedAt !== undefined) info.completedAt = new Date(r.completedAt);
+  if (r.wakeAt !== undefined) info.wakeAt = new Date(r.wakeAt);
+  if (r.waitingFor) info.waitingFor = r.waitingFor;
+  if (r.lastError) info.lastError = r.lastError;
+  return info;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Engine {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly workerId: string;
+  private readonly events: EngineEvents;
+  private readonly registry = new Map<string, Map<string, AnyWorkflow>>();
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly maxConcurrentRuns: number;
+  private readonly stopTimeoutMs: number;
+  private readonly faults: FaultHook | undefined;
+  private readonly active = new Map<string, { execution: RunExecution; token: number }>();
+  private readonly resultWaiters = new Map<string, Set<() => void>>();
+  private storeValue: Store | undefined;
+  private storePromise: Promise<Store> | undefined;
+  private readonly ownsStore: boolean;
+  private writerValue: Writer | undefined;
+  private started = false;
+  private stoppingFlag = false;
+  private loopDone: Promise<void> | undefined;
+  private wakeRequested = false;
+  /** Claimed runs whose history is still being read. */
+  private loading = 0;
+  private wakeResolver: (() => void) | undefined;
+  private cancelRenewal: (() => void) | undefined;
+  private readonly host: ExecutionHost;
+
+  constructor(private readonly options: EngineOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.workerId = options.workerId ?? `${hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.maxConcurrentRuns = options.maxConcurrentRuns ?? 1_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.faults = options.faults;
+    this.events = new EngineEvents((error, event) =>
+      this.logger.error('An engine event listener threw', { event: event.type, error: coerceError(error).message }),
+    );
+    if (typeof options.store === 'string') {
+      this.ownsStore = true;
+      this.storePromise = storeFromUrl(options.store).then((s) => this.openStore(s));
+      // Surfaced by the first call that needs the store.
+      this.storePromise.catch(() => {});
+    } else {
+      this.ownsStore = false;
+      this.storeValue = options.store;
+    }
+    for (const w of options.workflows ?? []) this.register(w);
+    const parkRetryMs = options.parkRetryMs ?? 60_000;
+    const isStopping = (): boolean => this.stoppingFlag;
+    this.host = {
+      clock: this.clock,
+      logger: this.logger,
+      get stopping() {
+        return isStopping();
+      },
+      parkRetryMs,
+      submit: (w) => this.writer.submit(w),
+      emit: (e) => this.events.emit(e),
+      fault: (point, info) => this.fault(point, info),
+      requireWorkflow: (name) => void this.definition(name),
+      wake: () => this.wake(),
+      suspended: (execution) => this.release(execution),
+      ended: (execution, outcome, delivered) => this.onEnded(execution, outcome, delivered),
+      lost: (execution) => this.release(execution),
+    };
+  }
+
+  /** Register a workflow definition (also done by `workflows` in the options). */
+  register(workflow: AnyWorkflow): void {
+    let versions = this.registry.get(workflow.name);
+    if (!versions) this.registry.set(workflow.name, (versions = new Map<string, AnyWorkflow>()));
+    const existing = versions.get(workflow.version);
+    if (existing && existing !== workflow) {
+      throw new ConfigError(
+        `Workflow '${workflow.name}' version ${workflow.version} is registered twice with different code; give the new one another version.`,
+      );
+    }
+    versions.set(workflow.version, workflow);
+  }
+
+  /** Registered definitions, newest version last per name. */
+  definitions(): AnyWorkflow[] {
+    return [...this.registry.values()].flatMap((versions) => [...versions.values()]);
+  }
+
+  on<T extends EngineEventType>(type: T, listener: Listener<T>): () => void;
+  on(type: '*', listener: (event: EngineEvent) => void): () => void;
+  on(type: string, listener: (event: never) => void): () => void {
+    return this.events.on(type as '*', listener as (event: EngineEvent) => void);
+  }
+
+  get stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Open the store and start the worker loop in this process. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    if (this.stoppingFlag) throw new KeelError(ErrorCode.EngineStopped, 'This engine was stopped; create a new one.');
+    const store = await this.store();
+    this.started = true;
+    await this.recoverDeadWorkers(store);
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stop gracefully: claim nothing new, let steps in flight finish (up to `stopTimeoutMs`), record
+   * them, give the remaining runs back to the store, and release every resource.
+   */
+  async stop(): Promise<void> {
+    if (this.stoppingFlag) return;
+    this.stoppingFlag = true;
+    this.wake();
+    await this.loopDone;
+    this.cancelRenewal?.();
+    const deadline = Date.now() + this.stopTimeoutMs;
+    while ([...this.active.values()].some((a) => a.execution.stepsInFlight > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (this.writerValue) await this.writerValue.drain();
+    const store = this.storeValue;
+    for (const [runId, { execution, token }] of [...this.active]) {
+      execution.halt('engine stopping');
+      this.active.delete(runId);
+      if (store) await store.releaseLease(runId, token, this.clock.now());
+    }
+    if (this.writerValue) await this.writerValue.drain();
+    for (const waiters of this.resultWaiters.values()) for (const w of waiters) w();
+    if (this.ownsStore) {
+      const s = this.storeValue ?? (await this.storePromise?.catch(() => undefined));
+      await s?.close();
+    }
+  }
+
+  private async openStore(store: Store): Promise<Store> {
+    await store.open();
+    this.storeValue = store;
+    return store;
+  }
+
+  /** The opened store (opened once, on first use). */
+  private store(): Promise<Store> {
+    return (this.storePromise ??= this.openStore(this.storeValue as Store));
+  }
+
+  private get writer(): Writer {
+    return (this.writerValue ??= new Writer(this.storeValue as Store, this.clock));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Public API
+
+  /**
+   * Start a run (or return the existing run with the same id). The run is in the store before this
+   * returns. The same id with different input or another workflow is a CONFLICT error.
+   */
+  async run<I, O>(workflow: WorkflowDefinition<I, O> | string, input: I, options: RunOptions = {}): Promise<RunHandle<O>> {
+    let definition: AnyWorkflow;
+    if (typeof workflow === 'string') definition = this.definition(workflow);
+    else {
+      const known = this.registry.get(workflow.name)?.get(workflow.version);
+      if (!known) this.register(workflow);
+      definition = known ?? workflow;
+    }
+    const value = toJsonValue(
+      definition.input ? await validate(definition.input, input, `Input of workflow '${definition.name}'`) : input,
+      `The input of workflow '${definition.name}'`,
+    );
+    if (options.id !== undefined && (typeof options.id !== 'string' || !/^[^\s]{1,200}$/.test(options.id))) {
+      throw new KeelError(ErrorCode.Validation, `Invalid run id '${String(options.id)}': use 1–200 characters without spaces.`);
+    }
+    const id = options.id ?? crypto.randomUUID();
+    const store = await this.store();
+    const now = this.clock.now();
+    const claim =
+      this.started && !this.stoppingFlag && this.active.size < this.maxConcurrentRuns
+        ? { owner: this.workerId, expiresAt: now + this.leaseMs }
+        : undefined;
+    const created = await store.createRun(
+      { id, kind: 'workflow', workflow: definition.name, version: definition.version, input: value, ...(claim ? { claim } : {}) },
+      now,
+    );
+    if (!created.created) {
+      const r = created.run;
+      if (r.workflow !== definition.name || canonicalJson(r.input) !== canonicalJson(value)) {
+        throw new ConflictError(
+          `Run '${id}' already exists for workflow '${r.workflow}' with different input; starting the same id again must repeat the same workflow and input, or use a new id.`,
+          { runId: id },
+        );
+      }
+      return this.handle<O>(id);
+    }
+    this.events.emit({ type: 'run.started', runId: id, workflow: definition.name });
+    if (created.lease) this.execute(created.run, created.lease, [], [], definition);
+    else this.wake();
+    return this.handle<O>(id);
+  }
+
+  /** A handle on an existing run. */
+  handle<O = unknown>(id: string): RunHandle<O> {
+    return { id, result: () => this.result<O>(id) };
+  }
+
+  /** Send a signal to a run; stored before this returns, buffered until the run waits for it. */
+  async signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    if (typeof name !== 'string' || name === '' || name.startsWith('@')) {
+      throw new KeelError(ErrorCode.Validation, `Invalid signal name '${String(name)}': use a non-empty name that does not start with '@'.`);
+    }
+    const store = await this.store();
+    const message = await store.sendSignal(runId, name, toJsonValue(payload, `The payload of signal '${name}'`), this.clock.now());
+    const local = this.active.get(runId);
+    if (local) local.execution.deliver(message);
+    else this.wake();
+  }
+
+  /**
+   * Cancel a run: pending timers are dropped, a running step sees its AbortSignal aborted, and the
+   * run's open children are cancelled too. Cancelling a cancelled run does nothing.
+   */
+  async cancel(runId: string, reason = 'cancelled by request'): Promise<void> {
+    const store = await this.store();
+    const run = await store.getRun(runId);
+    if (!run) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+    if (run.status === 'cancelled') return;
+    if (isTerminal(run.status)) {
+      throw new ConflictError(`Run '${runId}' is already ${run.status}; only pending, running or waiting runs can be cancelled.`, {
+        runId,
+        status: run.status,
+      });
+    }
+    const local = this.active.get(runId);
+    if (local) {
+      await local.execution.cancel(reason);
+      return;
+    }
+    const lease = await store.claimRun(runId, { owner: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs });
+    if (!lease) {
+      // Held by another live worker: it sees the request when it renews its lease or suspends the run.
+      await store.sendSignal(runId, CANCEL_SIGNAL, { reason }, this.clock.now());
+      return;
+    }
+    const [fresh, history, inbox] = await Promise.all([store.getRun(runId), store.history(runId), store.inbox(runId)]);
+    const definition = this.registry.get(run.workflow)?.get(run.version) ?? placeholderDefinition(run);
+    const execution = new RunExecution(this.host, fresh ?? run, lease, history, inbox, definition);
+    this.track(runId, execution, lease.token);
+    await execution.cancel(reason);
+  }
+
+  async getRun(id: string): Promise<RunInfo> {
+    const store = await this.store();
+    const run = await store.getRun(id);
+    if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
+    return toInfo(run);
+  }
+
+  async listRuns(query: ListRunsQuery = {}): Promise<{ runs: RunInfo[]; nextCursor?: string }> {
+    const store = await this.store();
+    const page = await store.listRuns(query);
+    return page.nextCursor === undefined
+      ? { runs: page.runs.map(toInfo) }
+      : { runs: page.runs.map(toInfo), nextCursor: page.nextCursor };
+  }
+
+  async history(id: string): Promise<HistoryEvent[]> {
+    const store = await this.store();
+    const events = await store.history(id);
+    if (events.length === 0 && !(await store.getRun(id))) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
+    return events;
+  }
+
+  private async result<O>(id: string): Promise<O> {
+    const store = await this.store();
+    for (;;) {
+      const run = await store.getRun(id);
+      if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
+      if (run.status === 'completed') return run.output as O;
+      if (run.status === 'failed') throw new RunFailedError(id, run.error ?? serializeError(new Error('unknown failure')));
+      if (run.status === 'cancelled') throw new RunCancelledError(id);
+      await new Promise<void>((resolve) => {
+        let waiters = this.resultWaiters.get(id);
+        if (!waiters) this.resultWaiters.set(id, (waiters = new Set()));
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          if (waiters.size === 0) this.resultWaiters.delete(id);
+          resolve();
+        };
+        // Runs may end in another process: look again now and then.
+        const timer = setTimeout(done, this.pollIntervalMs);
+        waiters.add(done);
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Worker
+
+  private definition(name: string, version?: string): AnyWorkflow {
+    const versions = this.registry.get(name);
+    const found = versions && (version === undefined ? [...versions.values()].pop() : versions.get(version));
+    if (!found) {
+      const known = [...this.registry.keys()].sort();
+      throw new KeelError(
+        ErrorCode.UnknownWorkflow,
+        `Unknown workflow '${name}'${version === undefined ? '' : ` version ${version}`}: register it with createEngine({ workflows: [...] }). ` +
+          (known.length ? `Known workflows: ${known.join(', ')}.` : 'No workflows are registered.'),
+        { details: { name, known } },
+      );
+    }
+    return found;
+  }
+
+  private wake(): void {
+    this.wakeRequested = true;
+    const resolve = this.wakeResolver;
+    this.wakeResolver = undefined;
+    resolve?.();
+  }
+
+  private fault(point: FaultPoint, info: { runId: string; pos?: number; step?: string }): void {
+    this.faults?.(point, info);
+  }
+
+  private async loop(): Promise<void> {
+    const store = await this.store();
+    while (!this.stoppingFlag) {
+      this.wakeRequested = false;
+      const capacity = Math.min(100, this.maxConcurrentRuns - this.active.size);
+      let claimed = 0;
+      if (capacity > 0) {
+        try {
+          const leases = await store.claimDue({ owner: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs, limit: capacity });
+          claimed = leases.length;
+          for (const lease of leases) {
+            this.loading++;
+            void this.resume(store, lease).finally(() => this.loading--);
+          }
+        } catch (err) {
+          this.logger.error('Claiming runs failed; trying again', { error: coerceError(err).message });
+        }
+      }
+      if (this.stoppingFlag) break;
+      if ((capacity > 0 && claimed === capacity) || this.wakeRequested) continue;
+      await this.idle(store);
+    }
+  }
+
+  /** Wait for a poke, the next due wake-up, or the poll interval. */
+  private async idle(store: Store): Promise<void> {
+    let next: number | undefined;
+    try {
+      next = await store.nextWakeAt();
+    } catch (err) {
+      this.logger.error('Reading the next wake-up failed', { error: coerceError(err).message });
+    }
+    if (this.wakeRequested || this.stoppingFlag) return;
+    const now = this.clock.now();
+    if (next !== undefined && next <= now && this.active.size < this.maxConcurrentRuns) {
+      // Due but not claimable (e.g. its lease is held): don't spin, look again shortly.
+      next = now + Math.min(this.pollIntervalMs, 50);
+    }
+    await new Promise<void>((resolve) => {
+      const cancels: (() => void)[] = [];
+      const done = (): void => {
+        for (const c of cancels) c();
+        if (this.wakeResolver === done) this.wakeResolver = undefined;
+        resolve();
+      };
+      this.wakeResolver = done;
+      const poll = setTimeout(done, this.pollIntervalMs);
+      cancels.push(() => clearTimeout(poll));
+      if (next !== undefined) {
+        const at = next;
+        cancels.push(this.clock.setTimer(Math.max(0, at - now), done));
+        if (this.clock.idle) {
+          // Tell a simulated clock it may skip ahead, once every queued callback has run and only
+          // if nothing is executing or being loaded by then.
+          const check = setImmediate(() => {
+            if (this.wakeResolver === done && this.active.size === 0 && this.loading === 0) this.clock.idle?.(at);
+          });
+          cancels.push(() => clearImmediate(check));
+        }
+      }
+    });
+  }
+
+  private async resume(store: Store, lease: Lease): Promise<void> {
+    try {
+      const [run, history, inbox] = await Promise.all([store.getRun(lease.runId), store.history(lease.runId), store.inbox(lease.runId)]);
+      if (!run) return;
+      const definition = this.registry.get(run.workflow)?.get(run.version);
+      if (!definition) {
+        const error = new KeelError(
+          ErrorCode.UnknownWorkflow,
+          `Run '${run.id}' needs workflow '${run.workflow}' version ${run.version}, which this worker does not have; register it, and the run continues.`,
+        );
+        this.logger.error(error.message, { runId: run.id });
+        await this.writer.submit({
+          runId: run.id,
+          token: lease.token,
+          events: [],
+          lastError: serializeError(error),
+          transition: { status: 'waiting', wakeAt: this.clock.now() + (this.options.parkRetryMs ?? 60_000), waitingFor: run.waitingFor ?? [] },
+        });
+        return;
+      }
+      this.events.emit({ type: 'run.resumed', runId: run.id, workflow: run.workflow });
+      this.execute(run, lease, history, inbox, definition);
+    } catch (err) {
+      this.logger.error('Loading a run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
+      await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
+    }
+  }
+
+  private execute(run: RunRecord, lease: Lease, history: HistoryEvent[], inbox: InboxMessage[], definition: AnyWorkflow): void {
+    const previous = this.active.get(run.id);
+    if (previous) previous.execution.halt('claimed again');
+    const execution = new RunExecution(this.host, run, lease, history, inbox, definition);
+    this.track(run.id, execution, lease.token);
+    execution.start();
+  }
+
+  private track(runId: string, execution: RunExecution, token: number): void {
+    this.active.set(runId, { execution, token });
+    this.armRenewal();
+  }
+
+  /**
+   * Renew leases on the engine's clock while runs execute here, so that simulated time moves
+   * leases forward as it moves everything else. Not armed while nothing executes.
+   */
+  private armRenewal(): void {
+    if (this.cancelRenewal || this.stoppingFlag) return;
+    this.cancelRenewal = this.clock.setTimer(Math.max(10, Math.floor(this.leaseMs / 3)), () => {
+      this.cancelRenewal = undefined;
+      void this.renewLeases().finally(() => {
+        if (this.active.size > 0) this.armRenewal();
+      });
+    });
+  }
+
+  private release(execution: RunExecution): void {
+    if (this.active.get(execution.runId)?.execution === execution) this.active.delete(execution.runId);
+    this.wake();
+    if (execution.isDone) this.fault('run.suspended', { runId: execution.runId });
+  }
+
+  private onEnded(execution: RunExecution, outcome: ChildOutcome, delivered: RunWrite['deliver']): void {
+    if (this.active.get(execution.runId)?.execution === execution) this.active.delete(execution.runId);
+    const runId = execution.runId;
+    if (outcome.status === 'completed') this.events.emit({ type: 'run.completed', runId, output: outcome.output });
+    else if (outcome.status === 'failed') this.events.emit({ type: 'run.failed', runId, error: outcome.error as SerializedError });
+    else this.events.emit({ type: 'run.cancelled', runId });
+    for (const waiter of [...(this.resultWaiters.get(runId) ?? [])]) waiter();
+    for (const d of delivered ?? []) {
+      const target = this.active.get(d.runId);
+      if (target && d.name === CANCEL_SIGNAL) void target.execution.cancel('parent cancelled');
+    }
+    this.wake();
+  }
+
+  private async renewLeases(): Promise<void> {
+    const store = this.storeValue;
+    if (!store || this.active.size === 0) return;
+    const leases = [...this.active].map(([runId, a]) => ({ runId, token: a.token }));
+    try {
+      const { lost, cancelRequested } = await store.renewLeases(leases, this.clock.now() + this.leaseMs);
+      for (const runId of lost) {
+        const a = this.active.get(runId);
+        if (!a) continue;
+        a.execution.halt('lease lost');
+        this.active.delete(runId);
+      }
+      for (const runId of cancelRequested) void this.active.get(runId)?.execution.cancel('cancel requested');
+    } catch (err) {
+      this.logger.error('Renewing leases failed', { error: coerceError(err).message });
+    }
+  }
+
+  /** Runs left `running` by a worker process on this host that no longer exists are claimable at once. */
+  private async recoverDeadWorkers(store: Store): Promise<void> {
+    const me = hostname();
+    const dead = (await store.leaseOwners()).filter((owner) => {
+      const [host, pid] = owner.split('/');
+      const n = Number(pid);
+      return host === me && Number.isInteger(n) && n !== process.pid && !isAlive(n);
+    });
+    if (dead.length > 0) {
+      const n = await store.expireLeases(dead);
+      this.logger.info('Recovering runs of stopped workers', { workers: dead.length, runs: n });
+    }
+  }
+}
+
+/** A stand-in for cancelling a run whose code this process does not have: cancel never runs code. */
+function placeholderDefinition(run: RunRecord): AnyWorkflow {
+  return { kind: 'workflow', name: run.workflow, version: run.version, run: () => new Promise(() => {}) };
+}
+
+/** Create an engine. Call `start()` to run workflows in this process; without it the engine is a client. */
+export function createEngine(options: EngineOptions): Engine {
+  return new Engine(options);
+}
+
+export type { WriteResult };

@@ -1,0 +1,686 @@
+/**
+ * One run's workflow code, executing on this worker under a lease.
+ *
+ * The same code path serves a live run and a replay: every durable call takes the next position
+ * (1, 2, 3 … in call order) and first looks in the history loaded at claim time. A recorded
+ * outcome is returned from there; the first call beyond the history executes for real. While a run
+ * stays on this worker its coroutine simply continues (no replay on the hot path). When the run has
+ * nothing left to do but wait (a timer, a signal, a child), it is suspended in the store, its lease
+ * is released and this object is dropped; the next claim replays it from history.
+ */
+import {
+  CancelledError,
+  ChildFailedError,
+  coerceError,
+  deserializeError,
+  KeelError,
+  ErrorCode,
+  NonDeterminismError,
+  serializeError,
+  TimeoutError,
+  type SerializedError,
+} from '../core/errors.js';
+import { describeCommand, hasPosition, type EventData, type HistoryEvent, type PositionedEvent } from '../core/history.js';
+import { validate } from '../core/schema.js';
+import {
+  CANCEL_SIGNAL,
+  childSignal,
+  type InboxMessage,
+  type Lease,
+  type RunRecord,
+  type RunWrite,
+  type WriteResult,
+} from '../core/store.js';
+import { toMs, type Duration } from '../util/duration.js';
+import { toJsonValue } from '../util/json.js';
+import type { ExecutionHost } from './host.js';
+import type { RetryPolicy, StepContext, StepOptions, WorkflowContext, WorkflowDefinition } from './workflow.js';
+
+/** A wait the run cannot satisfy by itself: it ends when a timer passes or a message arrives. */
+interface Wait {
+  pos: number;
+  wakeAt?: number;
+  signal?: string;
+  onTimer?: () => void;
+  onMessage?: (message: InboxMessage) => void;
+}
+
+/** What a child run tells its parent when it ends. */
+export interface ChildOutcome {
+  status: 'completed' | 'failed' | 'cancelled';
+  output?: unknown;
+  error?: SerializedError;
+}
+
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+interface ResolvedRetry {
+  maxAttempts: number;
+  initialDelayMs: number;
+  backoff: number;
+  maxDelayMs: number;
+  jitter: number;
+  nonRetryable: readonly string[];
+}
+
+export function resolveRetry(policy: RetryPolicy | undefined): ResolvedRetry {
+  return {
+    maxAttempts: Math.max(1, Math.floor(policy?.maxAttempts ?? 3)),
+    initialDelayMs: toMs(policy?.initialDelay ?? '1s', 'retry initialDelay'),
+    backoff: policy?.backoff ?? 2,
+    maxDelayMs: toMs(policy?.maxDelay ?? '1h', 'retry maxDelay'),
+    jitter: Math.min(1, Math.max(0, policy?.jitter ?? 0)),
+    nonRetryable: policy?.nonRetryable ?? [],
+  };
+}
+
+/** The delay before the attempt that follows the `failures`-th failure. */
+export function retryDelay(policy: ResolvedRetry, failures: number, random: () => number): number {
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoff ** (failures - 1));
+  const spread = base * policy.jitter * (random() * 2 - 1);
+  return Math.max(0, Math.round(base + spread));
+}
+
+export class RunExecution {
+  readonly runId: string;
+  private readonly token: number;
+  private pos = 0;
+  private readonly byPos = new Map<number, PositionedEvent[]>();
+  private readonly maxHistoryPos: number;
+  private readonly state: Record<string, unknown> = {};
+  /** Unconsumed messages not yet taken by a wait. */
+  private inbox: InboxMessage[];
+  private readonly seenMessages = new Set<number>();
+  private readonly waits = new Set<Wait>();
+  /** Children started and not yet reported back: cancelled along with this run. */
+  private readonly openChildren = new Set<string>();
+  private readonly controllers = new Set<AbortController>();
+  private inFlight = 0;
+  private checkScheduled = false;
+  private suspending = false;
+  private cancelWanted: string | undefined;
+  /** Set once the run has finished, suspended, been parked or halted: no more commands run. */
+  private done = false;
+  private readonly ctx: WorkflowContext;
+  private staleLastError: boolean;
+
+  constructor(
+    private readonly host: ExecutionHost,
+    private readonly run: RunRecord,
+    lease: Lease,
+    history: HistoryEvent[],
+    inbox: InboxMessage[],
+    private readonly definition: WorkflowDefinition,
+  ) {
+    this.runId = run.id;
+    this.token = lease.token;
+    let max = 0;
+    for (const e of history) {
+      if (!hasPosition(e)) continue;
+      let list = this.byPos.get(e.pos);
+      if (!list) this.byPos.set(e.pos, (list = []));
+      list.push(e);
+      if (e.pos > max) max = e.pos;
+      if (e.type === 'child.started') this.openChildren.add(e.childId);
+      if (e.type === 'child.completed') this.openChildren.delete(e.childId);
+    }
+    this.maxHistoryPos = max;
+    this.inbox = inbox;
+    for (const m of inbox) this.seenMessages.add(m.id);
+    this.ctx = this.makeContext();
+    this.staleLastError = run.lastError !== undefined;
+  }
+
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  get stepsInFlight(): number {
+    return this.controllers.size;
+  }
+
+  /** True while the code is re-executing calls that history already holds. */
+  get replaying(): boolean {
+    return this.pos < this.maxHistoryPos;
+  }
+
+  start(): void {
+    if (this.inbox.some((m) => m.name === CANCEL_SIGNAL)) {
+      void this.cancel('cancel requested');
+      return;
+    }
+    let promise: Promise<unknown>;
+    try {
+      promise = this.definition.run(this.ctx, this.run.input);
+    } catch (err) {
+      promise = Promise.reject(coerceError(err));
+    }
+    promise.then(
+      (value) => this.onReturn(value),
+      (err: unknown) => this.onThrow(err),
+    );
+  }
+
+  /** A message for this run arrived (a signal, a child's outcome, a cancel request). */
+  deliver(message: InboxMessage): void {
+    if (this.done || this.seenMessages.has(message.id)) return;
+    this.seenMessages.add(message.id);
+    if (message.name === CANCEL_SIGNAL) {
+      if (this.suspending) this.cancelWanted = 'cancel requested';
+      else void this.cancel('cancel requested');
+      return;
+    }
+    this.inbox.push(message);
+    if (!this.suspending) this.matchInbox();
+  }
+
+  /** Stop executing here without changing the run (engine stop, lease lost). */
+  halt(reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.abortSteps(new CancelledError(reason));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Context
+
+  private makeContext(): WorkflowContext {
+    const logger = this.host.logger;
+    const fields = (f?: Record<string, unknown>): Record<string, unknown> => ({ runId: this.runId, ...f });
+    const log = {
+      debug: (m: string, f?: Record<string, unknown>) => this.replaying || logger.debug(m, fields(f)),
+      info: (m: string, f?: Record<string, unknown>) => this.replaying || logger.info(m, fields(f)),
+      warn: (m: string, f?: Record<string, unknown>) => this.replaying || logger.warn(m, fields(f)),
+      error: (m: string, f?: Record<string, unknown>) => this.replaying || logger.error(m, fields(f)),
+    };
+    return {
+      runId: this.runId,
+      workflow: this.definition.name,
+      step: (name, fn, options) => this.step(name, fn, options),
+      sleep: (duration) => this.sleep(duration),
+      sleepUntil: (instant) => this.sleepUntil(instant),
+      waitForSignal: (name, options) => this.waitForSignal(name, options),
+      child: (workflow, input, options) => this.child(workflow, input, options),
+      state: {
+        set: (key, value) => this.setState(key, value),
+        get: <T>(key: string) => this.state[key] as T | undefined,
+      },
+      now: () => new Date(this.record('now', () => this.host.clock.now()) as number),
+      random: () => this.record('random', Math.random) as number,
+      uuid: () => this.record('uuid', () => crypto.randomUUID()) as string,
+      log,
+    };
+  }
+
+  /** Take the next position and check it against history. */
+  private next(kind: string, name: string): { pos: number; events: PositionedEvent[] | undefined } {
+    const pos = ++this.pos;
+    const events = this.byPos.get(pos);
+    if (events) {
+      const recorded = describeCommand(events[0] as PositionedEvent);
+      if (recorded.kind !== kind || recorded.name !== name) {
+        const what = (k: string, n: string): string => (n === '' ? k : `${k} '${n}'`);
+        this.park(new NonDeterminismError(this.runId, pos, what(recorded.kind, recorded.name), what(kind, name)));
+      }
+    }
+    return { pos, events };
+  }
+
+  private get blocked(): boolean {
+    return this.done || this.host.stopping;
+  }
+
+  private async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    if (this.blocked) return never();
+    const { pos, events } = this.next('step', name);
+    if (this.done) return never();
+    let attempt = 1;
+    let failures = 0;
+    if (events) {
+      for (const e of events) {
+        if (e.type === 'step.completed') return e.result as T;
+        if (e.type === 'step.started') attempt = e.attempt + 1;
+        if (e.type === 'step.failed') {
+          failures++;
+          if (e.retryAt === undefined) throw deserializeError(e.error);
+        }
+      }
+      const last = events[events.length - 1];
+      if (last?.type === 'step.failed' && last.retryAt !== undefined) await this.waitTimer(pos, last.retryAt);
+    }
+    const policy = resolveRetry(options.retry);
+    const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
+    for (;;) {
+      if (this.blocked) return never();
+      this.queue({ events: [{ type: 'step.started', pos, name, attempt }] });
+      this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
+      const outcome = await this.attempt(fn, name, attempt, timeoutMs);
+      if (this.done) return never();
+      let error: Error;
+      if (outcome.ok) {
+        let value: T;
+        try {
+          value = toJsonValue(outcome.value, `The result of step '${name}'`);
+        } catch (err) {
+          error = coerceError(err);
+          await this.write({ events: [{ type: 'step.failed', pos, name, attempt, error: serializeError(error) }] });
+          throw error;
+        }
+        this.host.fault('step.afterSideEffect', { runId: this.runId, pos, step: name });
+        await this.write({ events: [{ type: 'step.completed', pos, name, attempt, result: value }] });
+        this.host.fault('step.afterRecord', { runId: this.runId, pos, step: name });
+        this.host.emit({ type: 'step.completed', runId: this.runId, step: name, attempt });
+        return value;
+      }
+      error = outcome.error;
+      failures++;
+      const serialized = serializeError(error);
+      const retry =
+        failures < policy.maxAttempts && !policy.nonRetryable.includes(error.name) && !(error instanceof CancelledError);
+      const retryAt = retry ? this.host.clock.now() + retryDelay(policy, failures, Math.random) : undefined;
+      const failed: EventData = { type: 'step.failed', pos, name, attempt, error: serialized };
+      if (retryAt !== undefined) failed.retryAt = retryAt;
+      await this.write({ events: [failed] });
+      this.host.emit({ type: 'step.failed', runId: this.runId, step: name, attempt, error: serialized, willRetry: retry });
+      if (retryAt === undefined) throw deserializeError(serialized);
+      await this.waitTimer(pos, retryAt);
+      attempt++;
+    }
+  }
+
+  private attempt<T>(
+    fn: (s: StepContext) => T | Promise<T>,
+    name: string,
+    attempt: number,
+    timeoutMs: number | undefined,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    this.inFlight++;
+    return new Promise((resolve) => {
+      let settled = false;
+      let cancelTimer: (() => void) | undefined;
+      const finish = (outcome: { ok: true; value: T } | { ok: false; error: Error }): void => {
+        if (settled) return;
+        settled = true;
+        cancelTimer?.();
+        this.controllers.delete(controller);
+        this.inFlight--;
+        resolve(outcome);
+        this.scheduleCheck();
+      };
+      if (timeoutMs !== undefined) {
+        cancelTimer = this.host.clock.setTimer(timeoutMs, () => {
+          const error = new TimeoutError(`Step '${name}' timed out after ${timeoutMs} ms (attempt ${attempt}).`);
+          controller.abort(error);
+          finish({ ok: false, error });
+        });
+      }
+      controller.signal.addEventListener('abort', () => finish({ ok: false, error: coerceError(controller.signal.reason) }));
+      try {
+        Promise.resolve(fn({ signal: controller.signal, attempt, runId: this.runId, step: name })).then(
+          (value) => finish({ ok: true, value }),
+          (err: unknown) => finish({ ok: false, error: coerceError(err) }),
+        );
+      } catch (err) {
+        finish({ ok: false, error: coerceError(err) });
+      }
+    });
+  }
+
+  private sleep(duration: Duration): Promise<void> {
+    const ms = toMs(duration, 'sleep duration');
+    return this.sleepAt(() => this.host.clock.now() + ms);
+  }
+
+  private sleepUntil(instant: Date | number): Promise<void> {
+    const at = typeof instant === 'number' ? instant : instant.getTime();
+    if (!Number.isFinite(at)) throw new TypeError('sleepUntil needs a valid Date or epoch milliseconds.');
+    return this.sleepAt(() => at);
+  }
+
+  private async sleepAt(fireAtNow: () => number): Promise<void> {
+    if (this.blocked) return never();
+    const { pos, events } = this.next('sleep', '');
+    if (this.done) return never();
+    let fireAt: number | undefined;
+    for (const e of events ?? []) {
+      if (e.type === 'timer.fired') return;
+      if (e.type === 'timer.scheduled') fireAt = e.fireAt;
+    }
+    if (fireAt === undefined) {
+      fireAt = fireAtNow();
+      this.queue({ events: [{ type: 'timer.scheduled', pos, purpose: 'sleep', fireAt }] });
+    }
+    await this.waitTimer(pos, fireAt);
+    this.queue({ events: [{ type: 'timer.fired', pos }] });
+  }
+
+  private async waitForSignal<T>(name: string, options: { timeout?: Duration } = {}): Promise<T | undefined> {
+    if (name.startsWith('@') || name === '') {
+      throw new KeelError(ErrorCode.Validation, `Invalid signal name '${name}': names starting with '@' are reserved and a name cannot be empty.`);
+    }
+    if (this.blocked) return never();
+    const { pos, events } = this.next('signal', name);
+    if (this.done) return never();
+    let timeoutAt: number | undefined;
+    for (const e of events ?? []) {
+      if (e.type === 'signal.received') return e.payload as T;
+      if (e.type === 'timer.fired') return undefined;
+      if (e.type === 'timer.scheduled') timeoutAt = e.fireAt;
+    }
+    if (timeoutAt === undefined && options.timeout !== undefined) {
+      timeoutAt = this.host.clock.now() + toMs(options.timeout, `timeout of signal '${name}'`);
+      this.queue({ events: [{ type: 'timer.scheduled', pos, purpose: 'signal-timeout', fireAt: timeoutAt, name }] });
+    }
+    const received = (m: InboxMessage): T => {
+      this.queue({ events: [{ type: 'signal.received', pos, name, payload: m.payload, signalId: m.id }], consume: [m.id] });
+      return m.payload as T;
+    };
+    const buffered = this.takeMessage(name);
+    if (buffered) return received(buffered);
+    return new Promise<T | undefined>((resolve) => {
+      const wait: Wait = { pos, signal: name, onMessage: (m) => resolve(received(m)) };
+      if (timeoutAt !== undefined) {
+        wait.wakeAt = timeoutAt;
+        wait.onTimer = () => {
+          this.queue({ events: [{ type: 'timer.fired', pos }] });
+          resolve(undefined);
+        };
+      }
+      this.addWait(wait);
+    });
+  }
+
+  private async child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: { id?: string } = {}): Promise<O> {
+    if (this.blocked) return never();
+    const { pos, events } = this.next('child', workflow.name);
+    if (this.done) return never();
+    let childId: string | undefined;
+    for (const e of events ?? []) {
+      if (e.type === 'child.completed') return this.childResult<O>(e.childId, workflow.name, e);
+      if (e.type === 'child.started') childId = e.childId;
+    }
+    if (childId === undefined) {
+      const id = options.id ?? `${this.runId}:${pos}`;
+      this.host.requireWorkflow(workflow.name, workflow.version);
+      this.inFlight++;
+      let childInput: unknown = input;
+      try {
+        if (workflow.input) childInput = await validate(workflow.input, input, `Input of child workflow '${workflow.name}'`);
+        childInput = toJsonValue(childInput, `The input of child workflow '${workflow.name}'`);
+      } finally {
+        this.inFlight--;
+      }
+      await this.write({
+        events: [{ type: 'child.started', pos, childId: id, workflow: workflow.name }],
+        createRuns: [{ id, kind: 'workflow', workflow: workflow.name, version: workflow.version, input: childInput, parentId: this.runId }],
+      });
+      this.openChildren.add(id);
+      this.host.wake();
+      childId = id;
+    }
+    const id = childId;
+    const signal = childSignal(id);
+    const arrived = (m: InboxMessage): Promise<O> => {
+      const outcome = m.payload as ChildOutcome;
+      const event: EventData = { type: 'child.completed', pos, childId: id };
+      if (outcome.status === 'completed') event.result = outcome.output;
+      else event.error = outcome.error ?? serializeError(new CancelledError(`Child run '${id}' was cancelled.`));
+      this.queue({ events: [event], consume: [m.id] });
+      this.openChildren.delete(id);
+      return this.childResult<O>(id, workflow.name, event);
+    };
+    const buffered = this.takeMessage(signal);
+    if (buffered) return arrived(buffered);
+    return new Promise<O>((resolve, reject) => {
+      this.addWait({ pos, signal, onMessage: (m) => void arrived(m).then(resolve, reject) });
+    });
+  }
+
+  private childResult<O>(childId: string, workflow: string, e: Extract<EventData, { type: 'child.completed' }>): Promise<O> {
+    if (e.error === undefined) return Promise.resolve(e.result as O);
+    const cause = deserializeError(e.error);
+    return Promise.reject(
+      new ChildFailedError(`Child run '${childId}' (${workflow}) did not complete: ${cause.name}: ${cause.message}`, { cause }),
+    );
+  }
+
+  private async setState(key: string, value: unknown): Promise<void> {
+    if (this.blocked) return never();
+    const { pos, events } = this.next('state', key);
+    if (this.done) return never();
+    const stored = toJsonValue(value, `State '${key}'`);
+    this.state[key] = stored;
+    if (events) return;
+    await this.write({ events: [{ type: 'state.set', pos, key, value: stored }], state: { ...this.state } });
+  }
+
+  private record(kind: 'now' | 'random' | 'uuid', produce: () => unknown): unknown {
+    const { pos, events } = this.next(kind, '');
+    const first = events?.[0];
+    if (first?.type === 'value.recorded') return first.value;
+    const value = produce();
+    if (!this.done) this.queue({ events: [{ type: 'value.recorded', pos, kind, value }] });
+    return value;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Waiting and suspension
+
+  private waitTimer(pos: number, wakeAt: number): Promise<void> {
+    if (wakeAt <= this.host.clock.now()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.addWait({ pos, wakeAt, onTimer: resolve }));
+  }
+
+  private addWait(wait: Wait): void {
+    this.waits.add(wait);
+    this.scheduleCheck();
+  }
+
+  private takeMessage(name: string): InboxMessage | undefined {
+    const index = this.inbox.findIndex((m) => m.name === name);
+    if (index < 0) return undefined;
+    return this.inbox.splice(index, 1)[0];
+  }
+
+  /** Hand buffered messages to the waits that want them, earliest position first. */
+  private matchInbox(): void {
+    if (this.inbox.length === 0) return;
+    const ordered = [...this.waits].filter((w) => w.signal !== undefined).sort((a, b) => a.pos - b.pos);
+    for (const wait of ordered) {
+      const message = this.takeMessage(wait.signal as string);
+      if (!message) continue;
+      this.waits.delete(wait);
+      wait.onMessage?.(message);
+    }
+  }
+
+  private scheduleCheck(): void {
+    if (this.checkScheduled || this.done) return;
+    this.checkScheduled = true;
+    // After every microtask has run: the code has gone as far as it can without new input.
+    setImmediate(() => {
+      this.checkScheduled = false;
+      void this.check();
+    });
+  }
+
+  private async check(): Promise<void> {
+    if (this.done || this.suspending || this.inFlight > 0 || this.waits.size === 0) return;
+    const now = this.host.clock.now();
+    let fired = false;
+    for (const wait of [...this.waits]) {
+      if (wait.wakeAt !== undefined && wait.wakeAt <= now) {
+        this.waits.delete(wait);
+        wait.onTimer?.();
+        fired = true;
+      }
+    }
+    if (fired) {
+      this.scheduleCheck();
+      return;
+    }
+    let wakeAt: number | null = null;
+    const waitingFor = new Set<string>();
+    for (const wait of this.waits) {
+      if (wait.wakeAt !== undefined && (wakeAt === null || wait.wakeAt < wakeAt)) wakeAt = wait.wakeAt;
+      if (wait.signal !== undefined) waitingFor.add(wait.signal);
+    }
+    this.suspending = true;
+    const result = await this.submit({
+      runId: this.runId,
+      token: this.token,
+      events: [],
+      transition: { status: 'waiting', wakeAt, waitingFor: [...waitingFor] },
+    });
+    this.suspending = false;
+    if (!result) return;
+    if (result.suspended) {
+      this.done = true;
+      this.host.emit({ type: 'run.waiting', runId: this.runId, wakeAt: wakeAt ?? undefined, waitingFor: [...waitingFor] });
+      this.host.suspended(this, wakeAt);
+      return;
+    }
+    for (const m of result.pending) this.deliver(m);
+    if (this.cancelWanted !== undefined) {
+      void this.cancel(this.cancelWanted);
+      return;
+    }
+    this.matchInbox();
+    this.scheduleCheck();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Ending
+
+  private async onReturn(value: unknown): Promise<void> {
+    if (this.done) return;
+    if (this.pos < this.maxHistoryPos) {
+      const recorded = describeCommand((this.byPos.get(this.pos + 1) as PositionedEvent[])[0] as PositionedEvent);
+      this.park(
+        new NonDeterminismError(this.runId, this.pos + 1, `${recorded.kind} '${recorded.name}'`, 'the end of the workflow'),
+      );
+      return;
+    }
+    let output: unknown;
+    try {
+      output = this.definition.output
+        ? await validate(this.definition.output, value, `Output of workflow '${this.definition.name}'`)
+        : value;
+      output = toJsonValue(output, `The output of workflow '${this.definition.name}'`);
+    } catch (err) {
+      return this.onThrow(err);
+    }
+    if (this.done) return;
+    await this.end(
+      { events: [{ type: 'run.completed', result: output }], transition: { status: 'completed', output } },
+      { status: 'completed', output },
+    );
+  }
+
+  private async onThrow(err: unknown): Promise<void> {
+    if (this.done) return;
+    const error = serializeError(err);
+    await this.end({ events: [{ type: 'run.failed', error }], transition: { status: 'failed', error } }, { status: 'failed', error });
+  }
+
+  /** Cancel: abort running steps, record the end, and pass the cancel request on to open children. */
+  async cancel(reason: string): Promise<void> {
+    if (this.done) return;
+    this.abortSteps(new CancelledError(`Run '${this.runId}' was cancelled.`));
+    const consume = this.inbox.filter((m) => m.name === CANCEL_SIGNAL).map((m) => m.id);
+    await this.end(
+      {
+        events: [{ type: 'run.cancelled', reason }],
+        transition: { status: 'cancelled' },
+        consume,
+        deliver: [...this.openChildren].map((id) => ({ runId: id, name: CANCEL_SIGNAL, payload: { reason: 'parent cancelled' } })),
+      },
+      { status: 'cancelled' },
+    );
+  }
+
+  private async end(write: Omit<RunWrite, 'runId' | 'token'>, outcome: ChildOutcome): Promise<void> {
+    this.done = true;
+    this.abortSteps(new CancelledError(`Run '${this.runId}' has ended.`));
+    const deliver = write.deliver ?? [];
+    if (this.run.parentId !== undefined) {
+      deliver.push({ runId: this.run.parentId, name: childSignal(this.runId), payload: outcome });
+    }
+    const result = await this.submit({ runId: this.runId, token: this.token, ...write, deliver });
+    if (!result) return;
+    this.host.ended(this, outcome, deliver);
+  }
+
+  /** Non-determinism: record nothing, keep the run as it is, and try again later (a fixed deploy resumes it). */
+  private park(error: NonDeterminismError): void {
+    if (this.done) return;
+    this.done = true;
+    this.abortSteps(new CancelledError(error.message));
+    this.host.emit({ type: 'run.error', runId: this.runId, error });
+    this.host.logger.error(error.message, { runId: this.runId, code: error.code });
+    void this.submit({
+      runId: this.runId,
+      token: this.token,
+      events: [],
+      lastError: serializeError(error),
+      transition: { status: 'waiting', wakeAt: this.host.clock.now() + this.host.parkRetryMs, waitingFor: [] },
+    }).then((result) => {
+      if (result?.suspended) this.host.suspended(this, null);
+      else if (result) {
+        this.host.suspended(this, null);
+        if (result.pending.some((m) => m.name === CANCEL_SIGNAL)) this.host.wake();
+      }
+    });
+  }
+
+  private abortSteps(reason: Error): void {
+    for (const c of this.controllers) c.abort(reason);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes. */
+  private queue(write: Omit<RunWrite, 'runId' | 'token'>): void {
+    void this.submit({ runId: this.runId, token: this.token, ...write });
+  }
+
+  /** A write the code waits for; never settles if the lease was lost. */
+  private async write(write: Omit<RunWrite, 'runId' | 'token'>): Promise<void> {
+    this.inFlight++;
+    const result = await this.submit({ runId: this.runId, token: this.token, ...write });
+    this.inFlight--;
+    if (!result) return never();
+    this.scheduleCheck();
+  }
+
+  /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
+  private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
+    if (this.staleLastError && write.lastError === undefined) {
+      // The run advances again: whatever held it back (e.g. non-determinism) is over.
+      write.lastError = null;
+      this.staleLastError = false;
+    }
+    try {
+      const result = await this.host.submit(write);
+      if (result.ok) return result;
+      this.host.logger.warn('Lease lost; another worker owns the run now', { runId: this.runId });
+      this.lost();
+      return undefined;
+    } catch (err) {
+      this.host.logger.error('Store write failed; the run will be recovered when its lease expires', {
+        runId: this.runId,
+        error: coerceError(err).message,
+      });
+      this.lost();
+      return undefined;
+    }
+  }
+
+  private lost(): void {
+    this.halt('lease lost');
+    this.host.lost(this);
+  }
+}

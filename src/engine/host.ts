@@ -1,0 +1,40 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { RunWrite, WriteResult } from '../core/store.js';
+import type { EngineEvent } from './events.js';
+import type { ChildOutcome, RunExecution } from './execution.js';
+
+/**
+ * Named fault points (STYLE §12): tests crash the engine at exact places by passing a `faults`
+ * hook that kills the process when a point is reached.
+ */
+export const FaultPoint = {
+  /** A step's function returned; its record has not been written. */
+  StepAfterSideEffect: 'step.afterSideEffect',
+  /** A step's record is committed; the next command has not started. */
+  StepAfterRecord: 'step.afterRecord',
+  /** A run was just suspended to wait for a timer, signal or child. */
+  RunSuspended: 'run.suspended',
+} as const;
+export type FaultPoint = (typeof FaultPoint)[keyof typeof FaultPoint];
+
+export type FaultHook = (point: FaultPoint, info: { runId: string; pos?: number; step?: string }) => void;
+
+/** What a RunExecution needs from the engine that hosts it. */
+export interface ExecutionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly stopping: boolean;
+  /** How long a run parked by a non-determinism error waits before it is tried again. */
+  readonly parkRetryMs: number;
+  submit(write: RunWrite): Promise<WriteResult>;
+  emit(event: EngineEvent): void;
+  fault(point: FaultPoint, info: { runId: string; pos?: number; step?: string }): void;
+  /** Throws an UNKNOWN_WORKFLOW error when no definition of that name is registered. */
+  requireWorkflow(name: string, version: string): void;
+  /** New work may be due: look for it now. */
+  wake(): void;
+  suspended(execution: RunExecution, wakeAt: number | null): void;
+  ended(execution: RunExecution, outcome: ChildOutcome, delivered: { runId: string; name: string; payload: unknown }[]): void;
+  lost(execution: RunExecution): void;
+}

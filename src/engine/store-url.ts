@@ -1,0 +1,35 @@
+/**
+ * `store: '…'` in createEngine: the URL forms Keel understands. Adapters are loaded on demand,
+ * so an application that uses memory never loads a database driver.
+ */
+import { ConfigError, ErrorCode } from '../core/errors.js';
+import type { Store } from '../core/store.js';
+import { MemoryStore } from '../storage/memory/memory-store.js';
+
+const FORMS = "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power')";
+
+export async function storeFromUrl(url: string): Promise<Store> {
+  const text = url.trim();
+  if (text === 'memory:' || text === 'memory') return new MemoryStore();
+  if (text.startsWith('sqlite:')) {
+    const rest = text.slice('sqlite:'.length);
+    const [rawPath = '', query = ''] = rest.split('?', 2);
+    const path = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
+    if (path === '') throw invalid(url, 'the path is missing');
+    const params = new URLSearchParams(query);
+    const durability = params.get('durability') ?? 'process';
+    if (durability !== 'process' && durability !== 'power') {
+      throw invalid(url, `durability must be 'process' or 'power', not '${durability}'`);
+    }
+    for (const key of params.keys()) {
+      if (key !== 'durability') throw invalid(url, `unknown option '${key}'`);
+    }
+    const { SqliteStore } = await import('../storage/sqlite/index.js');
+    return new SqliteStore({ path, durability });
+  }
+  throw invalid(url, 'unknown scheme');
+}
+
+function invalid(url: string, why: string): ConfigError {
+  return new ConfigError(`Invalid store URL '${url}': ${why}. Use one of ${FORMS}, or pass a Store object.`, ErrorCode.InvalidStoreUrl);
+}
