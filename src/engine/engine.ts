@@ -43,11 +43,9 @@ import { RunExecution, type ChildOutcome } from './execution.js';
 import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
 import { storeFromUrl } from './store-url.js';
 import { systemClock } from './system-clock.js';
-import type { WorkflowDefinition } from './workflow.js';
+import type { AnyWorkflow, WorkflowDefinition } from './workflow.js';
 import { Writer } from './writer.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyWorkflow = WorkflowDefinition<any, any>;
 
 export interface EngineOptions {
   /** A Store, or a URL: 'sqlite:./keel.db', 'sqlite::memory:', 'memory:'. */

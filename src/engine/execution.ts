@@ -139,6 +139,11 @@ export class RunExecution {
     return this.controllers.size;
   }
 
+  /** Position of the latest durable call. */
+  get position(): number {
+    return this.pos;
+  }
+
   /** True while the code is re-executing calls that history already holds. */
   get replaying(): boolean {
     return this.pos < this.maxHistoryPos;
@@ -222,6 +227,9 @@ export class RunExecution {
         const what = (k: string, n: string): string => (n === '' ? k : `${k} '${n}'`);
         this.park(new NonDeterminismError(this.runId, pos, what(recorded.kind, recorded.name), what(kind, name)));
       }
+    } else if (this.host.replayOnly && !this.done) {
+      this.done = true;
+      this.host.suspended(this, null);
     }
     return { pos, events };
   }

@@ -25,6 +25,8 @@ export interface ExecutionHost {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly stopping: boolean;
+  /** Replay only (history checks): the first command beyond the history ends the execution. */
+  readonly replayOnly?: boolean;
   /** How long a run parked by a non-determinism error waits before it is tried again. */
   readonly parkRetryMs: number;
   submit(write: RunWrite): Promise<WriteResult>;

@@ -125,3 +125,7 @@ export function defineWorkflow<
   if (definition.output) (out as { output?: StandardSchemaV1 }).output = definition.output;
   return out;
 }
+
+/** A definition of any input and output type, for registries and lists. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflow = WorkflowDefinition<any, any>;

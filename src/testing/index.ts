@@ -10,3 +10,4 @@
 export { MemoryStore } from '../storage/memory/memory-store.js';
 export { SimulatedClock } from './simulated-clock.js';
 export { FaultPoint, type FaultHook } from '../engine/host.js';
+export { replayHistory, type ReplayOutcome } from './replay.js';
