@@ -54,6 +54,11 @@ export interface ChildOutcome {
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
+/** A step attempt in flight: aborting it fails the attempt at once and aborts its signal. */
+interface RunningStep {
+  abort(reason: Error): void;
+}
+
 interface ResolvedRetry {
   maxAttempts: number;
   initialDelayMs: number;
@@ -94,7 +99,7 @@ export class RunExecution {
   private readonly waits = new Set<Wait>();
   /** Children started and not yet reported back: cancelled along with this run. */
   private readonly openChildren = new Set<string>();
-  private readonly controllers = new Set<AbortController>();
+  private readonly running = new Set<RunningStep>();
   private inFlight = 0;
   private checkScheduled = false;
   private suspending = false;
@@ -136,7 +141,7 @@ export class RunExecution {
   }
 
   get stepsInFlight(): number {
-    return this.controllers.size;
+    return this.running.size;
   }
 
   /** Position of the latest durable call. */
@@ -302,34 +307,57 @@ export class RunExecution {
     attempt: number,
     timeoutMs: number | undefined,
   ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
-    const controller = new AbortController();
-    this.controllers.add(controller);
     this.inFlight++;
     return new Promise((resolve) => {
       let settled = false;
       let cancelTimer: (() => void) | undefined;
+      // The AbortController is made only if the step reads its signal: most steps never do, and
+      // the hot path is one store write per step.
+      let controller: AbortController | undefined;
+      const running: RunningStep = {
+        abort: (reason) => {
+          controller?.abort(reason);
+          finish({ ok: false, error: reason });
+        },
+      };
       const finish = (outcome: { ok: true; value: T } | { ok: false; error: Error }): void => {
         if (settled) return;
         settled = true;
         cancelTimer?.();
-        this.controllers.delete(controller);
+        this.running.delete(running);
         this.inFlight--;
         resolve(outcome);
-        this.scheduleCheck();
+        if (this.waits.size > 0) this.scheduleCheck();
       };
+      this.running.add(running);
       if (timeoutMs !== undefined) {
-        cancelTimer = this.host.clock.setTimer(timeoutMs, () => {
-          const error = new TimeoutError(`Step '${name}' timed out after ${timeoutMs} ms (attempt ${attempt}).`);
-          controller.abort(error);
-          finish({ ok: false, error });
-        });
-      }
-      controller.signal.addEventListener('abort', () => finish({ ok: false, error: coerceError(controller.signal.reason) }));
-      try {
-        Promise.resolve(fn({ signal: controller.signal, attempt, runId: this.runId, step: name })).then(
-          (value) => finish({ ok: true, value }),
-          (err: unknown) => finish({ ok: false, error: coerceError(err) }),
+        cancelTimer = this.host.clock.setTimer(timeoutMs, () =>
+          running.abort(new TimeoutError(`Step '${name}' timed out after ${timeoutMs} ms (attempt ${attempt}).`)),
         );
+      }
+      const runId = this.runId;
+      const context: StepContext = {
+        get signal() {
+          if (!controller) {
+            controller = new AbortController();
+            if (settled) controller.abort(new CancelledError('The step attempt has ended.'));
+          }
+          return controller.signal;
+        },
+        attempt,
+        runId,
+        step: name,
+      };
+      try {
+        const value = fn(context);
+        if (value instanceof Promise) {
+          value.then(
+            (v: T) => finish({ ok: true, value: v }),
+            (err: unknown) => finish({ ok: false, error: coerceError(err) }),
+          );
+        } else {
+          finish({ ok: true, value });
+        }
       } catch (err) {
         finish({ ok: false, error: coerceError(err) });
       }
@@ -644,7 +672,7 @@ export class RunExecution {
   }
 
   private abortSteps(reason: Error): void {
-    for (const c of this.controllers) c.abort(reason);
+    for (const step of [...this.running]) step.abort(reason);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -661,7 +689,7 @@ export class RunExecution {
     const result = await this.submit({ runId: this.runId, token: this.token, ...write });
     this.inFlight--;
     if (!result) return never();
-    this.scheduleCheck();
+    if (this.waits.size > 0) this.scheduleCheck();
   }
 
   /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */

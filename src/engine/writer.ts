@@ -53,13 +53,20 @@ export class Writer {
       setImmediate(() => void this.flush());
     }
     if (batch.length === 0) return;
+    const groups = mergeByRun(batch);
     const run = async (): Promise<void> => {
       try {
         const results = await this.store.write(
-          batch.map((p) => p.write),
+          groups.map((g) => g.write),
           this.clock.now(),
         );
-        batch.forEach((p, i) => p.resolve(results[i] as WriteResult));
+        groups.forEach((g, i) => {
+          const result = results[i] as WriteResult;
+          const last = g.members.length - 1;
+          g.members.forEach((p, j) =>
+            p.resolve(j === last || !result.ok ? result : { ok: true, lastSeq: result.lastSeq, suspended: false, pending: [] }),
+          );
+        });
       } catch (err) {
         for (const p of batch) p.reject(err);
       }
@@ -71,4 +78,34 @@ export class Writer {
       this.flushing = undefined;
     }
   }
+}
+
+/**
+ * Consecutive writes of one run under one token become one write (a step's start and its result
+ * are one row update instead of two). Only the last of a group may change the run's status, and
+ * order is kept: a write that follows a status change starts a new group.
+ */
+function mergeByRun(batch: Pending[]): { write: RunWrite; members: Pending[] }[] {
+  const groups: { write: RunWrite; members: Pending[] }[] = [];
+  const open = new Map<string, { write: RunWrite; members: Pending[] }>();
+  for (const p of batch) {
+    const w = p.write;
+    const g = open.get(w.runId);
+    if (g && g.write.token === w.token && g.write.transition === undefined) {
+      const m = g.write;
+      m.events = [...m.events, ...w.events];
+      if (w.consume) m.consume = [...(m.consume ?? []), ...w.consume];
+      if (w.state !== undefined) m.state = w.state;
+      if (w.lastError !== undefined) m.lastError = w.lastError;
+      if (w.createRuns) m.createRuns = [...(m.createRuns ?? []), ...w.createRuns];
+      if (w.deliver) m.deliver = [...(m.deliver ?? []), ...w.deliver];
+      if (w.transition) m.transition = w.transition;
+      g.members.push(p);
+      continue;
+    }
+    const fresh = { write: { ...w }, members: [p] };
+    groups.push(fresh);
+    open.set(w.runId, fresh);
+  }
+  return groups;
 }

@@ -1,0 +1,103 @@
+/**
+ * Core benchmark (SQLite, durability 'process'): overhead per durable step, 3-step workflows per
+ * second, and process RSS with many waiting runs in the store. Prints figures; asserts nothing.
+ *
+ *   npm run bench
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, defineWorkflow } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
+const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const rssMb = (): number => process.memoryUsage().rss / 1024 / 1024;
+
+const STEPS = 2_000;
+const manySteps = defineWorkflow({
+  name: 'many-steps',
+  async run(ctx, input: { steps: number }) {
+    let x = 0;
+    for (let i = 0; i < input.steps; i++) x = await ctx.step(`s${i}`, () => x + 1);
+    return x;
+  },
+});
+const threeSteps = defineWorkflow({
+  name: 'three-steps',
+  async run(ctx, input: { n: number }) {
+    const a = await ctx.step('a', () => input.n + 1);
+    const b = await ctx.step('b', () => a * 2);
+    return ctx.step('c', () => b - 1);
+  },
+});
+const waiter = defineWorkflow({
+  name: 'waiter',
+  async run(ctx) {
+    return ctx.waitForSignal('go');
+  },
+});
+
+async function stepOverhead(): Promise<void> {
+  const engine = createEngine({ store: `sqlite:${join(dir, 'steps.db')}`, workflows: [manySteps] });
+  await engine.start();
+  await (await engine.run(manySteps, { steps: 200 })).result(); // warm up
+  const rounds = 5;
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) await (await engine.run(manySteps, { steps: STEPS })).result();
+  const us = ((performance.now() - t0) * 1000) / (rounds * STEPS);
+  await engine.stop();
+  console.log(`durable step overhead (sequential, one run):   ${fmt(us)} µs per step   (target ≤ 25)`);
+}
+
+async function throughput(): Promise<void> {
+  const engine = createEngine({ store: `sqlite:${join(dir, 'throughput.db')}`, workflows: [threeSteps], maxConcurrentRuns: 2_000 });
+  await engine.start();
+  const batch = async (n: number): Promise<number> => {
+    const t0 = performance.now();
+    const handles = [];
+    for (let i = 0; i < n; i++) handles.push(engine.run(threeSteps, { n: i }));
+    await Promise.all((await Promise.all(handles)).map((h) => h.result()));
+    return performance.now() - t0;
+  };
+  await batch(1_000); // warm up
+  const n = 20_000;
+  const ms = await batch(n);
+  await engine.stop();
+  console.log(`3-step workflows per second (${fmt(n, 0)} runs):      ${fmt((n * 1000) / ms, 0)} /s   (target ≥ 10,000)`);
+}
+
+async function waitingMemory(): Promise<void> {
+  const path = join(dir, 'waiting.db');
+  const client = createEngine({ store: `sqlite:${path}`, workflows: [waiter] });
+  const fill = async (count: number): Promise<void> => {
+    const chunk = 2_000;
+    for (let i = 0; i < count; i += chunk) {
+      await Promise.all(Array.from({ length: Math.min(chunk, count - i) }, () => client.run(waiter, undefined)));
+    }
+  };
+  const measure = async (label: string): Promise<void> => {
+    // A worker claims every pending run, suspends it as waiting, and lets it go.
+    const worker = createEngine({ store: `sqlite:${path}`, workflows: [waiter], maxConcurrentRuns: 2_000, pollIntervalMs: 50 });
+    await worker.start();
+    for (;;) {
+      const open = await worker.listRuns({ status: ['pending', 'running'], limit: 1 });
+      if (open.runs.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(`RSS with ${label.padEnd(8)} waiting runs in the store:  ${fmt(rssMb(), 0)} MB`);
+    await worker.stop();
+  };
+  await fill(1_000);
+  await measure('1,000');
+  await fill(99_000);
+  await measure('100,000');
+  await client.stop();
+}
+
+console.log(`Keel core benchmark — SQLite, durability 'process', Node ${process.version}\n`);
+await stepOverhead();
+await throughput();
+await waitingMemory();
+rmSync(dir, { recursive: true, force: true });
