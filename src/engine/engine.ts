@@ -397,6 +397,12 @@ export class Engine {
     await execution.cancel(reason);
   }
 
+  /** Run ids that start with `prefix`, sorted (for resolving abbreviated ids). */
+  async findRunIds(prefix: string, limit = 10): Promise<string[]> {
+    const store = await this.store();
+    return store.findRunIds(prefix, limit);
+  }
+
   async getRun(id: string): Promise<RunInfo> {
     const store = await this.store();
     const run = await store.getRun(id);
