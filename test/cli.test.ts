@@ -75,7 +75,7 @@ describe('keel CLI on a SQLite file', () => {
     const missing = await keel('inspect', 'no-such-run', '--json');
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } });
-    const version = await keel('version');
+    const version = await run(process.execPath, ['--import', 'tsx', main, 'version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
