@@ -188,7 +188,7 @@ export class RunExecution {
   halt(reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.abortSteps(new CancelledError(reason));
+    this.abortSteps(reason);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -624,7 +624,7 @@ export class RunExecution {
   /** Cancel: abort running steps, record the end, and pass the cancel request on to open children. */
   async cancel(reason: string): Promise<void> {
     if (this.done) return;
-    this.abortSteps(new CancelledError(`Run '${this.runId}' was cancelled.`));
+    this.abortSteps(`Run '${this.runId}' was cancelled.`);
     const consume = this.inbox.filter((m) => m.name === CANCEL_SIGNAL).map((m) => m.id);
     await this.end(
       {
@@ -639,7 +639,7 @@ export class RunExecution {
 
   private async end(write: Omit<RunWrite, 'runId' | 'token'>, outcome: ChildOutcome): Promise<void> {
     this.done = true;
-    this.abortSteps(new CancelledError(`Run '${this.runId}' has ended.`));
+    this.abortSteps(`Run '${this.runId}' has ended.`);
     const deliver = write.deliver ?? [];
     if (this.run.parentId !== undefined) {
       deliver.push({ runId: this.run.parentId, name: childSignal(this.runId), payload: outcome });
@@ -653,7 +653,7 @@ export class RunExecution {
   private park(error: NonDeterminismError): void {
     if (this.done) return;
     this.done = true;
-    this.abortSteps(new CancelledError(error.message));
+    this.abortSteps(error.message);
     this.host.emit({ type: 'run.error', runId: this.runId, error });
     this.host.logger.error(error.message, { runId: this.runId, code: error.code });
     void this.submit({
@@ -671,8 +671,10 @@ export class RunExecution {
     });
   }
 
-  private abortSteps(reason: Error): void {
-    for (const step of [...this.running]) step.abort(reason);
+  private abortSteps(reason: string | Error): void {
+    if (this.running.size === 0) return;
+    const error = typeof reason === 'string' ? new CancelledError(reason) : reason;
+    for (const step of [...this.running]) step.abort(error);
   }
 
   // -------------------------------------------------------------------------------------------
