@@ -30,5 +30,16 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // DESIGN §2: the core is pure — no I/O, no Node APIs, no drivers.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', 'better-sqlite3', 'pg', '../engine/*', '../storage/*', '../cli/*'], message: 'src/core is pure: no Node APIs, drivers or outer layers.' }] },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'setTimeout', 'setInterval', 'setImmediate'],
+    },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );
