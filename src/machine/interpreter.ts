@@ -112,6 +112,8 @@ export interface ChildRecord {
   id: string;
   state: string;
   machine: string;
+  /** The child's input, so that a host without durable children can start it again on resume. */
+  input?: MachineContext;
 }
 
 export type MachineStatus = 'active' | 'done';
@@ -769,7 +771,7 @@ function enterNode(step: Step, node: Node): void {
     const id = nextId(step, 'c');
     const input: MachineContext = {};
     for (const [field, expr] of Object.entries(invoke.input ?? {})) input[field] = inputValue(expr, step);
-    step.children = [...(step.children ?? []), { id, state: node.id, machine: invoke.machine }];
+    step.children = [...(step.children ?? []), { id, state: node.id, machine: invoke.machine, input }];
     emit(step, { type: 'invoke', id, state: node.id, machine: invoke.machine, input });
   } else if (node.entry) {
     runAction(step, node.entry, 'entry', node);

@@ -241,3 +241,47 @@ export const parallelOrder = machine('ParallelOrderProcessor', {
 });
 
 export const exampleMachines = { simpleToggle, paymentWithProperties, hierarchicalGame, parallelOrder };
+
+// ---------------------------------------------------------------------------------------------
+// A simulated clock (STYLE §9): timers fire only when the test advances time.
+
+export class FakeClock {
+  private time: number;
+  private seq = 0;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(ms: number, fn: () => void): () => void {
+    const id = this.seq++;
+    this.pending.set(id, { at: this.time + ms, fn });
+    return () => {
+      this.pending.delete(id);
+    };
+  }
+
+  /** Timers not yet fired or cancelled. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Moves time forward, firing due timers in order of their due time. */
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.pending) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
+      if (next === undefined) break;
+      this.pending.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = until;
+  }
+}

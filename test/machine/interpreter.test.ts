@@ -414,7 +414,7 @@ describe('invoke', () => {
   it('starts the child on entry with the mapped input, instead of the entry action', () => {
     const { snapshot, commands } = initialState(parent);
     expect(commands).toEqual([{ type: 'invoke', id: 'c0.0', state: 'running', machine: 'Child', input: { id: 'o-1', fixed: 7 } }]);
-    expect(snapshot.children).toEqual([{ id: 'c0.0', state: 'running', machine: 'Child' }]);
+    expect(snapshot.children).toEqual([{ id: 'c0.0', state: 'running', machine: 'Child', input: { id: 'o-1', fixed: 7 } }]);
   });
 
   it('turns the child finishing into the on_done event, with the child output', () => {
