@@ -50,7 +50,8 @@
  */
 import { KeelError } from '../core/errors.js';
 import { toMs } from '../util/duration.js';
-import type { GuardExpression, MachineDef, StateDef, SyncMode, Transition, VariableRef } from './ast.js';
+import type { GuardExpression, MachineDef, StateDef, SyncMode, Transition } from './ast.js';
+import { evaluateGuard, resolveVariable } from './guard-eval.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -423,7 +424,7 @@ function buildIndex(machine: MachineDef): MachineIndex {
     node.exit = actionRef(def.onExit);
     if (def.timeout) {
       const target = resolve(def.timeout.target, `timeout target of state '${node.id}'`);
-      const ms = toMs(def.timeout.duration, `timeout of state '${node.id}'`);
+      const ms = def.timeout.durationMs ?? toMs(def.timeout.duration, `timeout of state '${node.id}'`);
       node.timeout = { ms, transition: edge(node, target, undefined, undefined) };
     }
     if (def.onDone !== undefined && def.invoke === undefined && node.children.length > 0) {
@@ -1191,66 +1192,4 @@ export function availableEvents(machine: MachineDef, snapshot: Pick<MachineSnaps
   const out = new Set<string>();
   for (const n of config.nodes) for (const e of n.on.keys()) out.add(e);
   return [...out];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Guard evaluation. TEMPORARY: a private copy until the parser side's `guard-eval.ts` is committed;
-// it follows the same rules (ctx./context./bare → context, event. → payload, missing → null,
-// numeric when both sides are numbers, strict equality otherwise).
-
-interface GuardScope {
-  ctx: Readonly<Record<string, unknown>>;
-  event?: unknown;
-}
-
-function evaluateGuard(expr: GuardExpression, scope: GuardScope): boolean {
-  switch (expr.kind) {
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'not':
-      return !evaluateGuard(expr.expr, scope);
-    case 'and':
-      return evaluateGuard(expr.left, scope) && evaluateGuard(expr.right, scope);
-    case 'or':
-      return evaluateGuard(expr.left, scope) || evaluateGuard(expr.right, scope);
-    case 'nullcheck':
-      return (resolveVariable(expr.expr, scope) === null) === expr.isNull;
-    case 'compare': {
-      const l = resolveVariable(expr.left, scope);
-      const r = expr.right.kind === 'value' ? expr.right.value : resolveVariable(expr.right, scope);
-      const ln = typeof l === 'number' ? l : typeof l === 'string' && l.trim() !== '' ? Number(l) : NaN;
-      const rn = typeof r === 'number' ? r : typeof r === 'string' && r.trim() !== '' ? Number(r) : NaN;
-      const numeric = !Number.isNaN(ln) && !Number.isNaN(rn);
-      if (!numeric && expr.op !== 'eq' && expr.op !== 'ne' && (typeof l !== 'string' || typeof r !== 'string')) return false;
-      const a = numeric ? ln : l;
-      const b = numeric ? rn : r;
-      switch (expr.op) {
-        case 'eq':
-          return a === b;
-        case 'ne':
-          return a !== b;
-        case 'lt':
-          return (a as number) < (b as number);
-        case 'gt':
-          return (a as number) > (b as number);
-        case 'le':
-          return (a as number) <= (b as number);
-        case 'ge':
-          return (a as number) >= (b as number);
-      }
-    }
-  }
-}
-
-function resolveVariable(ref: VariableRef, scope: GuardScope): unknown {
-  const [head, ...rest] = ref.path;
-  let current: unknown = head === 'event' ? scope.event : scope.ctx;
-  const steps = head === 'ctx' || head === 'context' || head === 'event' ? rest : ref.path;
-  for (const step of steps) {
-    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, step)) return null;
-    current = (current as Record<string, unknown>)[step];
-  }
-  return current === undefined ? null : current;
 }

@@ -83,6 +83,14 @@ describe('the example machines', () => {
     expect(failed.commands.at(-1)).toMatchObject({ type: 'done', state: 'failed' });
   });
 
+  it('payment-processor (legacy DSL): the same retry rule as the markdown version', () => {
+    const m = examples.paymentProcessorLegacy;
+    const declined = (retry_count: number): MachineSnapshot =>
+      run(m, initialState(m, { context: { retry_count } }).snapshot, ['submit_payment', 'payment_declined']).snapshot;
+    expect(transition(m, declined(2), { type: 'retry_requested' }).result.to).toBe('validating');
+    expect(transition(m, declined(3), { type: 'retry_requested' }).result.to).toBe('failed');
+  });
+
   it('payment-with-properties: an Effect<T> entry action becomes an effect command', () => {
     const m = examples.paymentWithProperties;
     const start = initialState(m);
