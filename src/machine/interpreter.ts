@@ -52,6 +52,7 @@ import { KeelError } from '../core/errors.js';
 import { toMs } from '../util/duration.js';
 import type { GuardExpression, MachineDef, StateDef, SyncMode, Transition } from './ast.js';
 import { evaluateGuard, resolveVariable } from './guard-eval.js';
+import { StateTree } from './state-tree.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -287,6 +288,7 @@ interface MachineIndex {
   guards: Map<string, GuardExpression>;
   actions: Map<string, ActionRef>;
   initial: Edge;
+  resolve: (ref: string) => Node;
   /**
    * Configurations interned by leaf set, so that plans and values are computed once: single-leaf
    * ones by the leaf's index, the others (parallel states) by their joined leaf indexes.
@@ -391,7 +393,10 @@ function buildIndex(machine: MachineDef): MachineIndex {
     }
     return ref;
   };
-  const resolve = (ref: string, what: string): Node => resolveState(machine, nodes, ref, what);
+  const tree = new StateTree(machine);
+  const byDef = new Map<StateDef, Node>();
+  for (const n of nodes) if (n.def) byDef.set(n.def, n);
+  const resolve = (ref: string, what: string): Node => resolveState(machine, tree, byDef, ref, what);
 
   let order = 0;
   const edge = (source: Node, target: Node, guard: Edge['guard'], action: ActionRef | undefined): Edge => {
@@ -441,6 +446,7 @@ function buildIndex(machine: MachineDef): MachineIndex {
     guards,
     actions,
     initial: undefined as unknown as Edge,
+    resolve: (ref) => resolve(ref, 'a query'),
     leafConfigs: [],
     configs: new Map(),
     configByValue: new WeakMap(),
@@ -466,34 +472,24 @@ function describeTransition(t: Transition): string {
 }
 
 /**
- * Resolves a state reference: a simple name anywhere in the tree, or a dotted path whose segments
- * name the state and (some of) its ancestors in order, e.g. `combat.attacking` or
- * `processing.charging` (regions may be skipped).
+ * Resolves a `Source`/`Target` reference with the parser's rule ({@link StateTree.resolve}): a
+ * simple name, or a dotted path that ends the state's path (regions optional).
  */
-function resolveState(machine: MachineDef, nodes: Node[], ref: string, what: string): Node {
-  const segments = ref.split('.').map((s) => s.trim());
-  const matches: Node[] = [];
-  for (const node of nodes) {
-    if (node.kind === NodeKind.Root || node.name !== segments[segments.length - 1]) continue;
-    if (node.id === ref) {
-      return node;
-    }
-    let i = segments.length - 2;
-    for (let a = node.parent; a && i >= 0; a = a.parent) if (a.name === segments[i]) i--;
-    if (i < 0) matches.push(node);
-  }
-  const [only, ...rest] = matches;
-  if (only === undefined) {
-    throw invalid(machine, `unknown state '${ref}' (${what}).`, MachineErrorCode.UnknownState);
-  }
-  if (rest.length > 0) {
+function resolveState(machine: MachineDef, tree: StateTree, byDef: Map<StateDef, Node>, ref: string, what: string): Node {
+  const found = tree.resolve(ref.trim());
+  if (found.ok) {
+    const node = byDef.get(found.node.state);
+    if (node) return node;
+  } else if (found.reason === 'ambiguous') {
     throw invalid(
       machine,
-      `state '${ref}' (${what}) is ambiguous: it matches ${matches.map((m) => `'${m.id}'`).join(', ')}; use a dotted path.`,
+      `state '${ref}' (${what}) is ambiguous: it matches ${found.candidates.map((c) => `'${c.id}'`).join(', ')}; use a dotted path.`,
       MachineErrorCode.AmbiguousState,
     );
+  } else if (found.suggestion !== undefined) {
+    throw invalid(machine, `unknown state '${ref}' (${what}); did you mean '${found.suggestion}'?`, MachineErrorCode.UnknownState);
   }
-  return only;
+  throw invalid(machine, `unknown state '${ref}' (${what}).`, MachineErrorCode.UnknownState);
 }
 
 function isDescendant(node: Node, ancestor: Node): boolean {
@@ -1182,7 +1178,7 @@ export function stateText(machine: MachineDef, snapshot: Pick<MachineSnapshot, '
 /** Whether a state (a simple name or a dotted path, as in transitions) is active. */
 export function isActive(machine: MachineDef, snapshot: Pick<MachineSnapshot, 'value'>, state: string): boolean {
   const index = indexOf(machine);
-  const node = resolveState(machine, index.nodes, state, 'isActive');
+  const node = index.resolve(state);
   return configOfValue(index, snapshot.value).active[node.index] === 1;
 }
 
