@@ -57,7 +57,8 @@ export function checkMachine(machine: MachineDef, locs: RefLocations, sink: Diag
         loc.column,
       );
     }
-    if (s.parallel && tree.ancestry(node).some((a) => a !== node && a.region !== undefined)) {
+    // The node's own region counts: a parallel state directly inside a region is nested too.
+    if (s.parallel && tree.ancestry(node).some((a) => a.region !== undefined)) {
       sink.add(
         OrcaParseCode.NestedParallel,
         `Parallel state '${node.id}' sits inside a region of another parallel state: parallel states cannot nest. ` +

@@ -36,8 +36,6 @@ export const OrcaParseCode = {
   DuplicateGuard: 'DUPLICATE_GUARD',
   DuplicateAction: 'DUPLICATE_ACTION',
   DuplicateField: 'DUPLICATE_FIELD',
-  /** A section appears twice in one machine. */
-  DuplicateSection: 'DUPLICATE_SECTION',
   InvalidAnnotation: 'INVALID_ANNOTATION',
   /** A bullet under a state heading that is not one of the state attributes. */
   InvalidStateLine: 'INVALID_STATE_LINE',
