@@ -380,13 +380,19 @@ describe('multi-machine checks', () => {
 });
 
 describe('decision tables', () => {
-  const DT = {
+  interface DtParts {
+    conditions: readonly string[];
+    actions: readonly string[];
+    header: string;
+    rules: readonly string[];
+  }
+  const DT: DtParts = {
     conditions: ['| tier | enum | gold, silver |', '| member | bool | |'],
     actions: ['| discount | enum | 10, 5, 0 |'],
     header: '| tier | member | → discount |',
     rules: ['| gold | - | 10 |', '| silver | true | 5 |', '| silver | false | 0 |'],
   };
-  const table = (p: Partial<typeof DT> = {}): OrcaFile => {
+  const table = (p: Partial<DtParts> = {}): OrcaFile => {
     const d = { ...DT, ...p };
     return parseOrcaMarkdown(
       [
@@ -406,7 +412,7 @@ describe('decision tables', () => {
       ].join('\n'),
     );
   };
-  const check = (p: Partial<typeof DT> = {}): VerifyResult => verifyFile(table(p));
+  const check = (p: Partial<DtParts> = {}): VerifyResult => verifyFile(table(p));
 
   it('the clean table verifies', () => {
     expect(check()).toEqual({ valid: true, errors: [] });
