@@ -438,33 +438,31 @@ function buildIndex(machine: MachineDef): MachineIndex {
     }
   }
 
-  const index: MachineIndex = {
+  // Starting is entering the root's initial descendants from "nowhere".
+  const initialEntry = entrySet(root, undefined).filter((n) => n !== root);
+  return {
     machine,
     root,
     nodes,
     byId,
     guards,
     actions,
-    initial: undefined as unknown as Edge,
+    initial: {
+      order: -1,
+      source: root,
+      target: root,
+      guard: undefined,
+      action: undefined,
+      domain: root,
+      entry: initialEntry,
+      entryLeaves: initialEntry.filter((n) => n.children.length === 0),
+    },
     resolve: (ref) => resolve(ref, 'a query'),
     leafConfigs: [],
     configs: new Map(),
     configByValue: new WeakMap(),
     configByName: new Map(),
   };
-  // Starting is entering the root's initial descendants from "nowhere".
-  const initialEntry = entrySet(root, undefined).filter((n) => n !== root);
-  index.initial = {
-    order: -1,
-    source: root,
-    target: root,
-    guard: undefined,
-    action: undefined,
-    domain: root,
-    entry: initialEntry,
-    entryLeaves: initialEntry.filter((n) => n.children.length === 0),
-  };
-  return index;
 }
 
 function describeTransition(t: Transition): string {
@@ -1157,8 +1155,23 @@ export function restore(machine: MachineDef, json: string | MachineSnapshot): Ma
     status: s.status,
     seq: typeof s.seq === 'number' ? s.seq : 0,
   };
-  if (Array.isArray(s.timers) && s.timers.length > 0) snapshot.timers = s.timers;
-  if (Array.isArray(s.children) && s.children.length > 0) snapshot.children = s.children;
+  // Timers and children belong to active states; anything else is a snapshot of another shape.
+  const activeState = (id: unknown): boolean => {
+    const node = typeof id === 'string' ? index.byId.get(id) : undefined;
+    return node !== undefined && config.active[node.index] === 1;
+  };
+  if (Array.isArray(s.timers) && s.timers.length > 0) {
+    for (const t of s.timers as readonly Partial<TimerRecord>[]) {
+      if (typeof t.id !== 'string' || !activeState(t.state)) throw bad(`its timer ${JSON.stringify(t)} is not on an active state`);
+    }
+    snapshot.timers = s.timers;
+  }
+  if (Array.isArray(s.children) && s.children.length > 0) {
+    for (const c of s.children as readonly Partial<ChildRecord>[]) {
+      if (typeof c.id !== 'string' || !activeState(c.state)) throw bad(`its child ${JSON.stringify(c)} is not on an active state`);
+    }
+    snapshot.children = s.children;
+  }
   return snapshot;
 }
 

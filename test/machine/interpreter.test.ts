@@ -481,5 +481,7 @@ describe('persist and restore', () => {
     expect(() => restore(examples.simpleToggle, good)).toThrow(/belongs to machine 'HierarchicalGame'/);
     expect(() => restore(m, { ...good, value: { exploration: 'moon' } })).toThrow(/does not fit/);
     expect(restore(m, { ...good, value: { combat: 'defending' } }).value).toEqual({ combat: 'defending' });
+    const timers = [{ id: 't1.0', state: 'combat', ms: 1, target: 'idle' }];
+    expect(() => restore(m, { ...good, timers })).toThrow(/timer .* is not on an active state/);
   });
 });
