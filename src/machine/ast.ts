@@ -62,7 +62,11 @@ export interface StateDef {
   onExit?: string;
   /** For parallel (and compound) states: the target when the regions are done. */
   onDone?: string;
-  timeout?: { duration: string; target: string };
+  /**
+   * `- timeout: 30s -> target`. `duration` is the text as written; `durationMs` is it in
+   * milliseconds, honouring the unit (a bare number is ms), filled in by both parsers.
+   */
+  timeout?: { duration: string; target: string; durationMs?: number };
   invoke?: InvokeDef;
   /** Children of a compound state. */
   contains?: StateDef[];

@@ -1,0 +1,18 @@
+export type * from './ast.js';
+export { OrcaParseError, OrcaParseCode, ORCA_PARSE_ERROR } from './errors.js';
+export type { OrcaDiagnostic } from './errors.js';
+export { parseOrcaMarkdown, parseMachine } from './parse-markdown.js';
+export type { ParseOptions } from './parse-markdown.js';
+export { parseLegacyOrca, parseLegacyMachine } from './parse-legacy.js';
+export { legacyToMarkdown } from './convert.js';
+export { printMachineMarkdown, printDecisionTableMarkdown, printOrcaMarkdown } from './print-markdown.js';
+export { parseGuardExpression, printGuardExpression } from './guard-expression.js';
+export { evaluateGuard, resolveVariable } from './guard-eval.js';
+export type { GuardScope } from './guard-eval.js';
+export { StateTree } from './state-tree.js';
+export type { StateNode, ResolveResult } from './state-tree.js';
+export { verifyMachine, verifyFile } from './verify.js';
+export type { VerifyOptions } from './verify.js';
+export { verifyDecisionTable } from './verify-decision-table.js';
+export { VerifyCode } from './verify-types.js';
+export type { Severity, VerifyIssue, VerifyLocation, VerifyResult } from './verify-types.js';
