@@ -93,6 +93,7 @@ export const MachineErrorCode = {
   InvalidMachine: 'ORCA_INVALID_MACHINE',
   InvalidSnapshot: 'ORCA_INVALID_SNAPSHOT',
   InvalidAction: 'ORCA_INVALID_ACTION',
+  InvalidEvent: 'ORCA_INVALID_EVENT',
   CompletionLoop: 'ORCA_COMPLETION_LOOP',
   NotActive: 'ORCA_MACHINE_NOT_ACTIVE',
 } as const;
@@ -908,6 +909,10 @@ export function transition(
     return notTaken(snapshot, config, { error: `Machine '${machine.name}' is done; it takes no more events.` });
   }
   const type = event.type;
+  if (typeof type !== 'string' || type === '') {
+    // Events arrive from JSON (HTTP, CLI, history): refuse a malformed one with a clear message.
+    throw new KeelError(MachineErrorCode.InvalidEvent, `Machine '${machine.name}': an event needs a non-empty string 'type'; got ${JSON.stringify(event)}.`);
+  }
   if (type.charCodeAt(0) === 64 /* '@' */) return hostEvent(index, snapshot, config, event, options);
 
   // Select: per leaf, leaf first then ancestors.

@@ -228,6 +228,13 @@ describe('transition selection', () => {
     expect(transition(m, initialState(m).snapshot, { type: 'go' }).result.to).toBe('parentWins');
   });
 
+  it('refuses an event without a type with a clear error', () => {
+    const m = examples.simpleToggle;
+    const s = initialState(m).snapshot;
+    expect(() => transition(m, s, {} as MachineEvent)).toThrow(expect.objectContaining({ code: 'ORCA_INVALID_EVENT' }));
+    expect(() => transition(m, s, { type: 42 } as unknown as MachineEvent)).toThrow(/non-empty string 'type'/);
+  });
+
   it('ignore: * ignores every unhandled event, but not the handled ones', () => {
     const m = machine('IgnoreAll', {
       states: [initial('a', { ignoredAll: true }), state('b')],
