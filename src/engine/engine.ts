@@ -328,7 +328,7 @@ export class Engine {
         ? { owner: this.workerId, expiresAt: now + this.leaseMs }
         : undefined;
     const created = await store.createRun(
-      { id, kind: 'workflow', workflow: definition.name, version: definition.version, input: value, ...(claim ? { claim } : {}) },
+      { id, kind: definition.kind, workflow: definition.name, version: definition.version, input: value, ...(claim ? { claim } : {}) },
       now,
     );
     if (!created.created) {
@@ -651,7 +651,7 @@ export class Engine {
 
 /** A stand-in for cancelling a run whose code this process does not have: cancel never runs code. */
 function placeholderDefinition(run: RunRecord): AnyWorkflow {
-  return { kind: 'workflow', name: run.workflow, version: run.version, run: () => new Promise(() => {}) };
+  return { kind: run.kind, name: run.workflow, version: run.version, run: () => new Promise(() => {}) };
 }
 
 /** Create an engine. Call `start()` to run workflows in this process; without it the engine is a client. */

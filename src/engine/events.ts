@@ -12,6 +12,8 @@ export type EngineEvent =
   | { type: 'run.failed'; runId: string; error: SerializedError }
   | { type: 'run.cancelled'; runId: string }
   | { type: 'run.error'; runId: string; error: NonDeterminismError }
+  /** A `ctx.state.set` was recorded (after its commit). */
+  | { type: 'run.state'; runId: string; key: string; value: unknown }
   | { type: 'step.started'; runId: string; step: string; attempt: number }
   | { type: 'step.completed'; runId: string; step: string; attempt: number }
   | { type: 'step.failed'; runId: string; step: string; attempt: number; error: SerializedError; willRetry: boolean };

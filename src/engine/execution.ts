@@ -450,7 +450,7 @@ export class RunExecution {
       }
       await this.write({
         events: [{ type: 'child.started', pos, childId: id, workflow: workflow.name }],
-        createRuns: [{ id, kind: 'workflow', workflow: workflow.name, version: workflow.version, input: childInput, parentId: this.runId }],
+        createRuns: [{ id, kind: workflow.kind, workflow: workflow.name, version: workflow.version, input: childInput, parentId: this.runId }],
       });
       this.openChildren.add(id);
       this.host.wake();
@@ -490,6 +490,7 @@ export class RunExecution {
     this.state[key] = stored;
     if (events) return;
     await this.write({ events: [{ type: 'state.set', pos, key, value: stored }], state: { ...this.state } });
+    this.host.emit({ type: 'run.state', runId: this.runId, key, value: stored });
   }
 
   private record(kind: 'now' | 'random' | 'uuid', produce: () => unknown): unknown {

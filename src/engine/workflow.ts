@@ -2,6 +2,7 @@
  * Workflow definitions and the context their code sees.
  */
 import type { StandardSchemaV1 } from '../core/schema.js';
+import type { RunKind } from '../core/store.js';
 import type { Duration } from '../util/duration.js';
 
 export interface RetryPolicy {
@@ -75,7 +76,8 @@ export interface WorkflowContext {
 }
 
 export interface WorkflowDefinition<I = unknown, O = unknown> {
-  readonly kind: 'workflow';
+  /** 'workflow' for defineWorkflow; machines and trees are hosted as runs of their own kind. */
+  readonly kind: RunKind;
   readonly name: string;
   readonly version: string;
   readonly input?: StandardSchemaV1;

@@ -16,3 +16,36 @@ export type { VerifyOptions } from './verify.js';
 export { verifyDecisionTable } from './verify-decision-table.js';
 export { VerifyCode } from './verify-types.js';
 export type { Severity, VerifyIssue, VerifyLocation, VerifyResult } from './verify-types.js';
+export {
+  initialState,
+  transition,
+  applyEffectResult,
+  persist,
+  restore,
+  defaultContext,
+  activeLeaves,
+  stateText,
+  isActive,
+  availableEvents,
+  MachineEventType,
+  MachineErrorCode,
+} from './interpreter.js';
+export type {
+  MachineContext,
+  StateValue,
+  MachineEvent,
+  MachineSnapshot,
+  MachineCommand,
+  TransitionResult,
+  ActionImplementation,
+  GuardImplementation,
+  InterpreterOptions,
+  EffectResult,
+} from './interpreter.js';
+export { createMachineActor, MachineNotActiveError } from './machine-runner.js';
+export type { MachineActor, MachineActorOptions, MachineActorStatus } from './machine-runner.js';
+export { EventBus, createEventBus, OrcaEventType, runEffectHandler } from './event-bus.js';
+export type { BusEvent, BusHandler, Effect, EffectHandler, EffectOutcome } from './event-bus.js';
+export { compileMermaid } from './compile-mermaid.js';
+export { compileXState, xstateGuards } from './compile-xstate.js';
+export type { XStateMachineConfig } from './compile-xstate.js';
