@@ -561,6 +561,11 @@ export class Engine {
         });
         return;
       }
+      if (this.stoppingFlag) {
+        // stop() began while the run was loading: give it back untouched.
+        await store.releaseLease(lease.runId, lease.token, this.clock.now());
+        return;
+      }
       this.events.emit({ type: 'run.resumed', runId: run.id, workflow: run.workflow });
       this.execute(run, lease, history, inbox, definition);
     } catch (err) {
@@ -611,9 +616,24 @@ export class Engine {
     for (const waiter of [...(this.resultWaiters.get(runId) ?? [])]) waiter();
     for (const d of delivered ?? []) {
       const target = this.active.get(d.runId);
-      if (target && d.name === CANCEL_SIGNAL) void target.execution.cancel('parent cancelled');
+      if (!target) continue;
+      if (d.name === CANCEL_SIGNAL) void target.execution.cancel('parent cancelled');
+      // A parent executing here learns of its child's end now, not only when it next suspends.
+      else void this.refreshInbox(d.runId, target.execution);
     }
     this.wake();
+  }
+
+  private async refreshInbox(runId: string, execution: RunExecution): Promise<void> {
+    try {
+      const store = await this.store();
+      for (const message of await store.inbox(runId)) execution.deliver(message);
+    } catch (err) {
+      this.logger.warn('Reading an inbox failed; the run sees its messages when it next waits', {
+        runId,
+        error: coerceError(err).message,
+      });
+    }
   }
 
   private async renewLeases(): Promise<void> {
