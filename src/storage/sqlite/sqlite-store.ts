@@ -285,12 +285,57 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** The read-then-write operations, each one `BEGIN IMMEDIATE` transaction, built once per connection. */
+function prepareTransactions(db: Database.Database, st: Statements) {
+  // db.transaction() is cheap but not free: wrap each body once, not per call.
+  const wrap = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
+    const tx = db.transaction(fn);
+    return (...args: A) => tx.immediate(...args);
+  };
+  return {
+    createRun: wrap((p: PreparedRun, now: number, claim: NewRun['claim']) => {
+      const created = insertRun(st, p, now, claim) > 0;
+      const row = st.getRun.get(p.run.id);
+      if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
+      return { created, run: rowToRun(row) };
+    }),
+    sendSignal: wrap((runId: string, name: string, payload: string | null, now: number): InboxMessage => {
+      const row = st.runStatus.get(runId);
+      if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+      if (isTerminal(row.status)) {
+        throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
+      }
+      const id = Number(st.insertInbox.run(runId, name, payload, now).lastInsertRowid);
+      st.wake.run(now, now, now, runId, name, name);
+      return { id, runId, name, payload: fromJson(payload), sentAt: now };
+    }),
+    claimDue: wrap((owner: string, now: number, expiresAt: number, limit: number): Lease[] =>
+      st.selectDue.all(now, limit).map(({ id }): Lease => {
+        const claimed = st.claim.get(owner, expiresAt, now, id);
+        if (!claimed) throw new Error(`Run '${id}' vanished while it was being claimed.`);
+        return { runId: id, owner, token: claimed.lease_token, expiresAt };
+      }),
+    ),
+    renewLeases: wrap((leases: { runId: string; token: number }[], expiresAt: number) => {
+      const lost: string[] = [];
+      const cancelRequested: string[] = [];
+      for (const { runId, token } of leases) {
+        if (st.renew.run(expiresAt, runId, token).changes === 0) lost.push(runId);
+        else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
+      }
+      return { lost, cancelRequested };
+    }),
+    // Group commit: the whole batch is one transaction, each write applied on its own terms.
+    write: wrap((batch: PreparedWrite[], now: number): WriteResult[] => batch.map((w) => applyWrite(st, w, now))),
+  };
+}
+
 interface Connection {
   db: Database.Database;
   st: Statements;
+  tx: ReturnType<typeof prepareTransactions>;
   /** listRuns statements by filter shape (which filters, how many statuses). */
   listCache: Map<string, Database.Statement<unknown[], RunRow>>;
-  writeTx: (batch: PreparedWrite[], now: number) => WriteResult[];
 }
 
 export class SqliteStore implements Store {
@@ -349,8 +394,7 @@ export class SqliteStore implements Store {
         migrate(db, this.label);
       }
       const st = prepareStatements(db);
-      const writeTx = db.transaction((batch: PreparedWrite[], now: number) => batch.map((w) => applyWrite(st, w, now)));
-      return { db, st, listCache: new Map(), writeTx: (batch, now) => writeTx.immediate(batch, now) };
+      return { db, st, tx: prepareTransactions(db, st), listCache: new Map() };
     } catch (err) {
       db.close();
       throw err;
@@ -359,21 +403,12 @@ export class SqliteStore implements Store {
 
   createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
     return settle(() => {
-      const { db, st } = this.c;
-      const prepared = prepareRun(input, input.parentId);
-      return db
-        .transaction(() => {
-          const claim = input.claim;
-          const created = insertRun(st, prepared, now, claim) > 0;
-          const row = st.getRun.get(input.id);
-          if (!row) throw new Error(`run ${input.id} vanished inside its creating transaction`);
-          const run = rowToRun(row);
-          if (created && claim) {
-            return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
-          }
-          return { created, run };
-        })
-        .immediate();
+      const claim = input.claim;
+      const { created, run } = this.c.tx.createRun(prepareRun(input, input.parentId), now, claim);
+      if (created && claim) {
+        return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
+      }
+      return { created, run };
     });
   }
 
@@ -454,37 +489,11 @@ export class SqliteStore implements Store {
   }
 
   sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
-    return settle(() => {
-      const { db, st } = this.c;
-      const json = toJson(payload);
-      return db
-        .transaction(() => {
-          const row = st.runStatus.get(runId);
-          if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
-          if (isTerminal(row.status)) {
-            throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
-          }
-          const id = Number(st.insertInbox.run(runId, name, json, now).lastInsertRowid);
-          st.wake.run(now, now, now, runId, name, name);
-          return { id, runId, name, payload: fromJson(json), sentAt: now };
-        })
-        .immediate();
-    });
+    return settle(() => this.c.tx.sendSignal(runId, name, toJson(payload), now));
   }
 
   claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
-    return settle(() => {
-      const { db, st } = this.c;
-      const expiresAt = opts.now + opts.leaseMs;
-      return db
-        .transaction(() =>
-          st.selectDue.all(opts.now, Math.max(0, opts.limit)).map(({ id }): Lease => {
-            const claimed = st.claim.get(opts.owner, expiresAt, opts.now, id);
-            return { runId: id, owner: opts.owner, token: claimed?.lease_token ?? 0, expiresAt };
-          }),
-        )
-        .immediate();
-    });
+    return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, Math.max(0, opts.limit)));
   }
 
   claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
@@ -499,20 +508,7 @@ export class SqliteStore implements Store {
     leases: { runId: string; token: number }[],
     expiresAt: number,
   ): Promise<{ lost: string[]; cancelRequested: string[] }> {
-    return settle(() => {
-      const { db, st } = this.c;
-      return db
-        .transaction(() => {
-          const lost: string[] = [];
-          const cancelRequested: string[] = [];
-          for (const { runId, token } of leases) {
-            if (st.renew.run(expiresAt, runId, token).changes === 0) lost.push(runId);
-            else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
-          }
-          return { lost, cancelRequested };
-        })
-        .immediate();
-    });
+    return settle(() => this.c.tx.renewLeases(leases, expiresAt));
   }
 
   releaseLease(runId: string, token: number, now: number): Promise<void> {
@@ -538,7 +534,7 @@ export class SqliteStore implements Store {
       if (batch.length === 0) return [];
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
       const prepared = batch.map(prepareWrite);
-      return this.c.writeTx(prepared, now);
+      return this.c.tx.write(prepared, now);
     });
   }
 }
