@@ -184,6 +184,11 @@ function prepareWrite(w: RunWrite): PreparedWrite {
   };
 }
 
+/** A row count for LIMIT: SQLite reads a negative LIMIT as "no limit" and refuses a fraction. */
+function countLimit(n: number): number {
+  return Number.isNaN(n) ? 0 : Math.max(0, Math.floor(Math.min(n, Number.MAX_SAFE_INTEGER)));
+}
+
 /** Run `fn` now and report its outcome as a promise: a throw becomes a rejection. */
 function settle<T>(fn: () => T): Promise<T> {
   try {
@@ -389,7 +394,15 @@ export class SqliteStore implements Store {
           );
         }
       } else {
-        db.pragma('journal_mode = WAL');
+        // SQLite keeps the old journal mode, silently, when it cannot switch (e.g. the file is on a
+        // file system without shared memory); without WAL a reader would block the worker.
+        const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+        if (mode !== 'wal' && path !== ':memory:') {
+          throw new ConfigError(
+            `The SQLite database ${path} could not be switched to WAL mode (it stays '${mode}'). ` +
+              `Put it on a local file system; network file systems do not support WAL.`,
+          );
+        }
         db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
         migrate(db, this.label);
       }
@@ -423,13 +436,13 @@ export class SqliteStore implements Store {
     // A range on the primary key rather than LIKE: LIKE is case-insensitive and treats % and _ as
     // patterns. Every id in [prefix, prefix + U+10FFFF) starts with prefix (byte order of UTF-8).
     return settle(() =>
-      this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, Math.max(0, limit)).map((r) => r.id),
+      this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, countLimit(limit)).map((r) => r.id),
     );
   }
 
   listRuns(query: ListRunsQuery): Promise<RunPage> {
     return settle(() => {
-      const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+      const limit = Math.min(Math.max(countLimit(query.limit ?? 50), 1), 1000);
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
       if (statuses?.length === 0) return { runs: [] };
@@ -493,7 +506,7 @@ export class SqliteStore implements Store {
   }
 
   claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
-    return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, Math.max(0, opts.limit)));
+    return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
   }
 
   claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
