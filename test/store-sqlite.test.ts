@@ -273,6 +273,15 @@ describe('SqliteStore on a file', () => {
     );
   });
 
+  it('rejects invalid options with a config error', () => {
+    const invalid: unknown[] = [{ path: '' }, { path, durability: 'Power' }, { path, busyTimeoutMs: -1 }, { path, busyTimeoutMs: 1.5 }];
+    for (const options of invalid) {
+      expect(() => new SqliteStore(options as ConstructorParameters<typeof SqliteStore>[0])).toThrow(
+        expect.objectContaining({ code: ErrorCode.Config }),
+      );
+    }
+  });
+
   it('reports an unopened store clearly', async () => {
     const store = new SqliteStore({ path });
     await expect(store.getRun('x')).rejects.toMatchObject({ code: ErrorCode.InvalidState });

@@ -349,6 +349,18 @@ export class SqliteStore implements Store {
   private conn: Connection | undefined;
 
   constructor(options: SqliteStoreOptions) {
+    // Options often come from config files and environment variables: a typo must not quietly
+    // give weaker durability than asked for.
+    const { path, durability, busyTimeoutMs } = options;
+    if (typeof path !== 'string' || path === '') {
+      throw new ConfigError(`SqliteStore needs a path: a file path, or ':memory:' (got ${JSON.stringify(path)}).`);
+    }
+    if (durability !== undefined && durability !== 'process' && durability !== 'power') {
+      throw new ConfigError(`SqliteStore durability must be 'process' or 'power', not ${JSON.stringify(durability)}.`);
+    }
+    if (busyTimeoutMs !== undefined && !(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+      throw new ConfigError(`SqliteStore busyTimeoutMs must be a whole number of milliseconds ≥ 0, not ${String(busyTimeoutMs)}.`);
+    }
     this.options = { ...options };
     this.label = `sqlite:${options.path}`;
   }
