@@ -440,6 +440,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const c = await started('c');
         const d = await started('d');
         await store.claimRun('a', { owner: 'w2', now: T0 + LEASE, leaseMs: LEASE }); // token 2
+        await store.sendSignal('a', CANCEL_SIGNAL, null, T0 + LEASE); // lost wins: not a cancel for this worker
         await suspend(b, ['go']);
         await writeOne({ runId: 'c', token: c.token, events: [], transition: { status: 'completed', output: 1 } });
         const res = await store.renewLeases(

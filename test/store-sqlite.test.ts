@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,12 +193,62 @@ describe('SqliteStore on a file', () => {
     `;
     // The writer stays open: the child reads through the WAL, as `keel ls` would next to a worker.
     const out = execFileSync(process.execPath, ['-e', script, path], { cwd: repoRoot, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual([
+    const committed = [
       { id: 'run-0', status: 'pending', output: null },
       { id: 'run-1', status: 'pending', output: null },
       { id: 'run-2', status: 'pending', output: null },
       { id: 'live', status: 'completed', output: '"done"' },
-    ]);
+    ];
+    expect(JSON.parse(out)).toEqual(committed);
+
+    // While the worker holds the write lock with uncommitted changes, the other process still
+    // reads at once (no busy wait: its timeout is 0) and sees only what was committed.
+    const db = writer.database;
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare("UPDATE runs SET status = 'failed'").run();
+    const during = execFileSync(process.execPath, ['-e', script.replace('fileMustExist: true', 'fileMustExist: true, timeout: 0'), path], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    db.exec('ROLLBACK');
+    expect(JSON.parse(during)).toEqual(committed);
+  });
+
+  it('worker processes racing on one file claim every run exactly once and are never fenced', async () => {
+    const setup = await openStore();
+    const ids = Array.from({ length: 600 }, (_, i) => `run-${String(i).padStart(3, '0')}`);
+    for (const [i, id] of ids.entries()) {
+      await setup.createRun({ id, kind: 'workflow', workflow: 'w', version: '1', input: null }, T0 - 1000 + i);
+    }
+
+    // Start three workers, wait until each has opened the file, then release them together.
+    const script = join(repoRoot, 'test/fixtures/sqlite-claim-worker.ts');
+    const workers = ['A', 'B', 'C'].map((owner) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', script, path, owner], {
+        cwd: repoRoot,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      return { child, lines, exited };
+    });
+    for (const w of workers) expect((await w.lines.next()).value).toBe('ready');
+    for (const w of workers) w.child.stdin.end('go\n');
+    const reports: { claimed: string[]; results: string[] }[] = [];
+    for (const w of workers) {
+      const line = await w.lines.next();
+      reports.push(JSON.parse(String(line.value)) as { claimed: string[]; results: string[] });
+      expect(await w.exited).toBe(0);
+    }
+
+    const claimed = reports.flatMap((r) => r.claimed);
+    expect([...claimed].sort()).toEqual(ids);
+    expect(reports.filter((r) => r.claimed.length > 0).length).toBeGreaterThanOrEqual(2); // they did race
+    expect(reports.flatMap((r) => r.results).every((r) => r === 'ok')).toBe(true);
+    for (const id of ids) {
+      expect(await setup.getRun(id)).toMatchObject({ status: 'completed', leaseToken: 1, lastSeq: 3 });
+    }
+    expect((await setup.history('run-000')).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
   it('uses the indexes for claiming, listing and inbox reads', async () => {
@@ -220,6 +271,15 @@ describe('SqliteStore on a file', () => {
     expect(plan("SELECT DISTINCT lease_owner FROM runs WHERE status = 'running' AND lease_owner IS NOT NULL")).toMatch(
       /runs_status_list/,
     );
+  });
+
+  it('rejects invalid options with a config error', () => {
+    const invalid: unknown[] = [{ path: '' }, { path, durability: 'Power' }, { path, busyTimeoutMs: -1 }, { path, busyTimeoutMs: 1.5 }];
+    for (const options of invalid) {
+      expect(() => new SqliteStore(options as ConstructorParameters<typeof SqliteStore>[0])).toThrow(
+        expect.objectContaining({ code: ErrorCode.Config }),
+      );
+    }
   });
 
   it('reports an unopened store clearly', async () => {

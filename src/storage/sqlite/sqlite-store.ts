@@ -184,6 +184,11 @@ function prepareWrite(w: RunWrite): PreparedWrite {
   };
 }
 
+/** A row count for LIMIT: SQLite reads a negative LIMIT as "no limit" and refuses a fraction. */
+function countLimit(n: number): number {
+  return Number.isNaN(n) ? 0 : Math.max(0, Math.floor(Math.min(n, Number.MAX_SAFE_INTEGER)));
+}
+
 /** Run `fn` now and report its outcome as a promise: a throw becomes a rejection. */
 function settle<T>(fn: () => T): Promise<T> {
   try {
@@ -285,12 +290,57 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** The read-then-write operations, each one `BEGIN IMMEDIATE` transaction, built once per connection. */
+function prepareTransactions(db: Database.Database, st: Statements) {
+  // db.transaction() is cheap but not free: wrap each body once, not per call.
+  const wrap = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
+    const tx = db.transaction(fn);
+    return (...args: A) => tx.immediate(...args);
+  };
+  return {
+    createRun: wrap((p: PreparedRun, now: number, claim: NewRun['claim']) => {
+      const created = insertRun(st, p, now, claim) > 0;
+      const row = st.getRun.get(p.run.id);
+      if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
+      return { created, run: rowToRun(row) };
+    }),
+    sendSignal: wrap((runId: string, name: string, payload: string | null, now: number): InboxMessage => {
+      const row = st.runStatus.get(runId);
+      if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+      if (isTerminal(row.status)) {
+        throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
+      }
+      const id = Number(st.insertInbox.run(runId, name, payload, now).lastInsertRowid);
+      st.wake.run(now, now, now, runId, name, name);
+      return { id, runId, name, payload: fromJson(payload), sentAt: now };
+    }),
+    claimDue: wrap((owner: string, now: number, expiresAt: number, limit: number): Lease[] =>
+      st.selectDue.all(now, limit).map(({ id }): Lease => {
+        const claimed = st.claim.get(owner, expiresAt, now, id);
+        if (!claimed) throw new Error(`Run '${id}' vanished while it was being claimed.`);
+        return { runId: id, owner, token: claimed.lease_token, expiresAt };
+      }),
+    ),
+    renewLeases: wrap((leases: { runId: string; token: number }[], expiresAt: number) => {
+      const lost: string[] = [];
+      const cancelRequested: string[] = [];
+      for (const { runId, token } of leases) {
+        if (st.renew.run(expiresAt, runId, token).changes === 0) lost.push(runId);
+        else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
+      }
+      return { lost, cancelRequested };
+    }),
+    // Group commit: the whole batch is one transaction, each write applied on its own terms.
+    write: wrap((batch: PreparedWrite[], now: number): WriteResult[] => batch.map((w) => applyWrite(st, w, now))),
+  };
+}
+
 interface Connection {
   db: Database.Database;
   st: Statements;
+  tx: ReturnType<typeof prepareTransactions>;
   /** listRuns statements by filter shape (which filters, how many statuses). */
   listCache: Map<string, Database.Statement<unknown[], RunRow>>;
-  writeTx: (batch: PreparedWrite[], now: number) => WriteResult[];
 }
 
 export class SqliteStore implements Store {
@@ -299,6 +349,18 @@ export class SqliteStore implements Store {
   private conn: Connection | undefined;
 
   constructor(options: SqliteStoreOptions) {
+    // Options often come from config files and environment variables: a typo must not quietly
+    // give weaker durability than asked for.
+    const { path, durability, busyTimeoutMs } = options;
+    if (typeof path !== 'string' || path === '') {
+      throw new ConfigError(`SqliteStore needs a path: a file path, or ':memory:' (got ${JSON.stringify(path)}).`);
+    }
+    if (durability !== undefined && durability !== 'process' && durability !== 'power') {
+      throw new ConfigError(`SqliteStore durability must be 'process' or 'power', not ${JSON.stringify(durability)}.`);
+    }
+    if (busyTimeoutMs !== undefined && !(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+      throw new ConfigError(`SqliteStore busyTimeoutMs must be a whole number of milliseconds ≥ 0, not ${String(busyTimeoutMs)}.`);
+    }
     this.options = { ...options };
     this.label = `sqlite:${options.path}`;
   }
@@ -344,13 +406,20 @@ export class SqliteStore implements Store {
           );
         }
       } else {
-        db.pragma('journal_mode = WAL');
+        // SQLite keeps the old journal mode, silently, when it cannot switch (e.g. the file is on a
+        // file system without shared memory); without WAL a reader would block the worker.
+        const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+        if (mode !== 'wal' && path !== ':memory:') {
+          throw new ConfigError(
+            `The SQLite database ${path} could not be switched to WAL mode (it stays '${mode}'). ` +
+              `Put it on a local file system; network file systems do not support WAL.`,
+          );
+        }
         db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
         migrate(db, this.label);
       }
       const st = prepareStatements(db);
-      const writeTx = db.transaction((batch: PreparedWrite[], now: number) => batch.map((w) => applyWrite(st, w, now)));
-      return { db, st, listCache: new Map(), writeTx: (batch, now) => writeTx.immediate(batch, now) };
+      return { db, st, tx: prepareTransactions(db, st), listCache: new Map() };
     } catch (err) {
       db.close();
       throw err;
@@ -359,21 +428,12 @@ export class SqliteStore implements Store {
 
   createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
     return settle(() => {
-      const { db, st } = this.c;
-      const prepared = prepareRun(input, input.parentId);
-      return db
-        .transaction(() => {
-          const claim = input.claim;
-          const created = insertRun(st, prepared, now, claim) > 0;
-          const row = st.getRun.get(input.id);
-          if (!row) throw new Error(`run ${input.id} vanished inside its creating transaction`);
-          const run = rowToRun(row);
-          if (created && claim) {
-            return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
-          }
-          return { created, run };
-        })
-        .immediate();
+      const claim = input.claim;
+      const { created, run } = this.c.tx.createRun(prepareRun(input, input.parentId), now, claim);
+      if (created && claim) {
+        return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
+      }
+      return { created, run };
     });
   }
 
@@ -388,13 +448,13 @@ export class SqliteStore implements Store {
     // A range on the primary key rather than LIKE: LIKE is case-insensitive and treats % and _ as
     // patterns. Every id in [prefix, prefix + U+10FFFF) starts with prefix (byte order of UTF-8).
     return settle(() =>
-      this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, Math.max(0, limit)).map((r) => r.id),
+      this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, countLimit(limit)).map((r) => r.id),
     );
   }
 
   listRuns(query: ListRunsQuery): Promise<RunPage> {
     return settle(() => {
-      const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+      const limit = Math.min(Math.max(countLimit(query.limit ?? 50), 1), 1000);
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
       if (statuses?.length === 0) return { runs: [] };
@@ -454,37 +514,11 @@ export class SqliteStore implements Store {
   }
 
   sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
-    return settle(() => {
-      const { db, st } = this.c;
-      const json = toJson(payload);
-      return db
-        .transaction(() => {
-          const row = st.runStatus.get(runId);
-          if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
-          if (isTerminal(row.status)) {
-            throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
-          }
-          const id = Number(st.insertInbox.run(runId, name, json, now).lastInsertRowid);
-          st.wake.run(now, now, now, runId, name, name);
-          return { id, runId, name, payload: fromJson(json), sentAt: now };
-        })
-        .immediate();
-    });
+    return settle(() => this.c.tx.sendSignal(runId, name, toJson(payload), now));
   }
 
   claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
-    return settle(() => {
-      const { db, st } = this.c;
-      const expiresAt = opts.now + opts.leaseMs;
-      return db
-        .transaction(() =>
-          st.selectDue.all(opts.now, Math.max(0, opts.limit)).map(({ id }): Lease => {
-            const claimed = st.claim.get(opts.owner, expiresAt, opts.now, id);
-            return { runId: id, owner: opts.owner, token: claimed?.lease_token ?? 0, expiresAt };
-          }),
-        )
-        .immediate();
-    });
+    return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
   }
 
   claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
@@ -499,20 +533,7 @@ export class SqliteStore implements Store {
     leases: { runId: string; token: number }[],
     expiresAt: number,
   ): Promise<{ lost: string[]; cancelRequested: string[] }> {
-    return settle(() => {
-      const { db, st } = this.c;
-      return db
-        .transaction(() => {
-          const lost: string[] = [];
-          const cancelRequested: string[] = [];
-          for (const { runId, token } of leases) {
-            if (st.renew.run(expiresAt, runId, token).changes === 0) lost.push(runId);
-            else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
-          }
-          return { lost, cancelRequested };
-        })
-        .immediate();
-    });
+    return settle(() => this.c.tx.renewLeases(leases, expiresAt));
   }
 
   releaseLease(runId: string, token: number, now: number): Promise<void> {
@@ -538,7 +559,7 @@ export class SqliteStore implements Store {
       if (batch.length === 0) return [];
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
       const prepared = batch.map(prepareWrite);
-      return this.c.writeTx(prepared, now);
+      return this.c.tx.write(prepared, now);
     });
   }
 }
