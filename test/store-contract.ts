@@ -142,6 +142,26 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe('createRuns (optional batch form)', () => {
+      it('creates each run as createRun would, in input order, idempotent by id', async () => {
+        if (!store.createRuns) return; // optional: the engine falls back to createRun
+        await store.createRun(newRun('b1'), T0);
+        const results = await store.createRuns(
+          [newRun('b0'), newRun('b1', { input: { other: true } }), { ...newRun('b2'), claim: { owner: 'w1', expiresAt: T0 + LEASE } }],
+          T0 + 5,
+        );
+        expect(results.map((r) => [r.run.id, r.created, r.lease?.token])).toEqual([
+          ['b0', true, undefined],
+          ['b1', false, undefined],
+          ['b2', true, 1],
+        ]);
+        expect(results[1]?.run.input).toEqual({ orderId: 'b1' });
+        expect((await store.getRun('b2'))?.status).toBe('running');
+        expect((await store.history('b0')).map((e) => e.type)).toEqual(['run.started']);
+        expect(await store.createRuns([], T0)).toEqual([]);
+      });
+    });
+
     describe('reads', () => {
       it('getRun returns undefined for an unknown id; history and inbox are empty', async () => {
         expect(await store.getRun('nope')).toBeUndefined();

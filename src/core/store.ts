@@ -13,6 +13,12 @@
  *   consumed only by a write that records its receipt.
  * - Times are epoch milliseconds supplied by the caller (the engine's clock); adapters never read
  *   the wall clock themselves, so a simulated clock works against every store.
+ * - Fencing is by token alone: a write under an expired lease is still accepted as long as no other
+ *   worker has claimed the run since (the claim is what changes the token).
+ * - When a run ends (completed, failed, cancelled) its unconsumed messages are dropped: a terminal
+ *   run takes no more signals.
+ * - Errors other than fencing (a value JSON cannot hold, a database error) reject the whole
+ *   `write` call; nothing of the batch is applied.
  */
 import type { SerializedError } from './errors.js';
 import type { EventData, HistoryEvent } from './history.js';
@@ -48,7 +54,7 @@ export interface RunRecord {
   completedAt?: number;
   /** When a pending or waiting run becomes due (timer, retry, a signal it waits for). */
   wakeAt?: number;
-  /** Inbox names that wake the run while it is waiting. */
+  /** Inbox names that wake the run while it is waiting (as of its last suspension). */
   waitingFor?: string[];
   leaseOwner?: string;
   leaseExpiresAt?: number;
@@ -69,6 +75,13 @@ export interface NewRun {
   parentId?: string;
   /** When set, the run is created already claimed by this owner (the hot path: no claim round trip). */
   claim?: { owner: string; expiresAt: number };
+}
+
+export interface CreateRunResult {
+  created: boolean;
+  run: RunRecord;
+  /** Present when the run was created with `claim`. */
+  lease?: Lease;
 }
 
 export interface Lease {
@@ -139,7 +152,10 @@ export interface Store {
   close(): Promise<void>;
 
   /** Create a run, or return the existing one with that id (`created: false`). */
-  createRun(run: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }>;
+  createRun(run: NewRun, now: number): Promise<CreateRunResult>;
+  /** Optional batch form of createRun, one transaction for all (the engine groups the runs started
+   * in one turn of the event loop). Results are in input order; each is as createRun's. */
+  createRuns?(runs: NewRun[], now: number): Promise<CreateRunResult[]>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Ids that start with `prefix` (at most `limit`), for resolving abbreviated ids. */
   findRunIds(prefix: string, limit: number): Promise<string[]>;
@@ -168,7 +184,8 @@ export interface Store {
   leaseOwners(): Promise<string[]>;
   /** Make every lease of these owners expire now, so their runs are claimable at once. */
   expireLeases(owners: string[]): Promise<number>;
-  /** The earliest wake-up time among pending and waiting runs, if any. */
+  /** The earliest wake-up time among pending and waiting runs, and lease expiries of running runs
+   * (a dead worker's runs become claimable then), if any. */
   nextWakeAt(): Promise<number | undefined>;
 
   /** Apply writes, each atomically and independently (a fenced write does not affect the others);

@@ -44,7 +44,7 @@ import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
 import { storeFromUrl } from './store-url.js';
 import { systemClock } from './system-clock.js';
 import type { AnyWorkflow, WorkflowDefinition } from './workflow.js';
-import { Writer } from './writer.js';
+import { RunCreator, Writer } from './writer.js';
 
 
 export interface EngineOptions {
@@ -161,6 +161,7 @@ export class Engine {
   private storePromise: Promise<Store> | undefined;
   private readonly ownsStore: boolean;
   private writerValue: Writer | undefined;
+  private creator: RunCreator | undefined;
   private started = false;
   private stoppingFlag = false;
   private loopDone: Promise<void> | undefined;
@@ -327,10 +328,15 @@ export class Engine {
       this.started && !this.stoppingFlag && this.active.size < this.maxConcurrentRuns
         ? { owner: this.workerId, expiresAt: now + this.leaseMs }
         : undefined;
-    const created = await store.createRun(
-      { id, kind: definition.kind, workflow: definition.name, version: definition.version, input: value, ...(claim ? { claim } : {}) },
-      now,
-    );
+    this.creator ??= new RunCreator(store, this.clock);
+    const created = await this.creator.create({
+      id,
+      kind: definition.kind,
+      workflow: definition.name,
+      version: definition.version,
+      input: value,
+      ...(claim ? { claim } : {}),
+    });
     if (!created.created) {
       const r = created.run;
       if (r.workflow !== definition.name || canonicalJson(r.input) !== canonicalJson(value)) {

@@ -89,7 +89,7 @@ describe.each([
     const firstEffects = effects(env.SIDE_EFFECTS).counts;
     const implied = [...firstEffects.keys()].filter((k) => !beforeRecords.has(k)).sort();
 
-    const second = await runWorker({ ...env, RUNS: '0' });
+    const second = await runWorker({ ...env, RUNS: String(RUNS) });
     expect(second.code, second.err).toBe(0);
     expect(second.out).toContain('DONE');
 

@@ -2,7 +2,7 @@
  * A worker process for the crash-recovery test. It runs `crash-flow` runs on a SQLite file and
  * kills itself with SIGKILL the Nth time a named fault point is reached.
  *
- * env: KEEL_DB, SIDE_EFFECTS (log file), RUNS (how many to start; 0 = only recover),
+ * env: KEEL_DB, SIDE_EFFECTS (log file), RUNS (how many to start, again after a crash),
  *      FAULT (a FaultPoint) and FAULT_AT (N), FAULT_INFO (file to write the faulted run and step to).
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
@@ -51,9 +51,11 @@ const faults: FaultHook = (point, info) => {
 const clock = new SimulatedClock({ start: Date.UTC(2030, 0, 1), autoAdvance: true });
 const engine = createEngine({ store: `sqlite:${env('KEEL_DB')}`, workflows: [crashFlow], clock, faults, pollIntervalMs: 20 });
 await engine.start();
-for (let i = 0; i < runs; i++) {
-  await engine.run(crashFlow, { n: i * 10 }, { id: `run-${String(i).padStart(3, '0')}` });
-}
+// Starting is idempotent by id: the recovering process starts the same runs again, as a client
+// would after a crash, and gets the existing runs back.
+await Promise.all(
+  Array.from({ length: runs }, (_, i) => engine.run(crashFlow, { n: i * 10 }, { id: `run-${String(i).padStart(3, '0')}` })),
+);
 for (;;) {
   const open = await engine.listRuns({ status: ['pending', 'running', 'waiting'], limit: 1 });
   if (open.runs.length === 0) break;

@@ -8,6 +8,7 @@ import type { HistoryEvent } from '../../core/history.js';
 import {
   CANCEL_SIGNAL,
   isTerminal,
+  type CreateRunResult,
   type InboxMessage,
   type Lease,
   type ListRunsQuery,
@@ -51,6 +52,12 @@ export class MemoryStore implements Store {
       lease = { runId: run.id, owner: input.claim.owner, token: 1, expiresAt: input.claim.expiresAt };
     }
     return Promise.resolve(lease ? { created: true, run: copy(run), lease } : { created: true, run: copy(run) });
+  }
+
+  async createRuns(inputs: NewRun[], now: number): Promise<CreateRunResult[]> {
+    const results: CreateRunResult[] = [];
+    for (const input of inputs) results.push(await this.createRun(input, now));
+    return results;
   }
 
   private insertRun(input: NewRun, now: number): RunRecord {

@@ -18,6 +18,7 @@ import type { SerializedError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import { CANCEL_SIGNAL, isTerminal } from '../../core/store.js';
 import type {
+  CreateRunResult,
   InboxMessage,
   Lease,
   ListRunsQuery,
@@ -304,6 +305,18 @@ function prepareTransactions(db: Database.Database, st: Statements) {
       if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
       return { created, run: rowToRun(row) };
     }),
+    createRuns: wrap((prepared: PreparedRun[], inputs: NewRun[], now: number): CreateRunResult[] =>
+      prepared.map((p, i) => {
+        const claim = inputs[i]?.claim;
+        const created = insertRun(st, p, now, claim) > 0;
+        const row = st.getRun.get(p.run.id);
+        if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
+        const run = rowToRun(row);
+        return created && claim
+          ? { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } }
+          : { created, run };
+      }),
+    ),
     sendSignal: wrap((runId: string, name: string, payload: string | null, now: number): InboxMessage => {
       const row = st.runStatus.get(runId);
       if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
@@ -424,6 +437,13 @@ export class SqliteStore implements Store {
       db.close();
       throw err;
     }
+  }
+
+  createRuns(inputs: NewRun[], now: number): Promise<CreateRunResult[]> {
+    return settle(() => {
+      const prepared = inputs.map((input) => prepareRun(input, input.parentId));
+      return this.c.tx.createRuns(prepared, inputs, now);
+    });
   }
 
   createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
