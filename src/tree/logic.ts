@@ -4,7 +4,7 @@ import { Timeout } from './decorators.js';
 import { SnapshotMismatchError } from './errors.js';
 import { isTerminalStatus, Status } from './status.js';
 import type { BehaviorTree, TreeSnapshot } from './tree.js';
-import { Blackboard } from './blackboard.js';
+import type { BlackboardSnapshot } from './blackboard.js';
 
 /**
  * What the engine sends a hosted tree. Every event carries the instant it happened (`now`,
@@ -79,7 +79,15 @@ export interface TreeLogicOptions {
 export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOptions = {}): TreeLogic {
   const budget = options.ticksPerTransition ?? 10_000;
   let instance: BehaviorTree | undefined;
-  const tree = (): BehaviorTree => (instance ??= build());
+  // The blackboard as built (a definition's initial values): every run starts from it.
+  let pristine: BlackboardSnapshot | undefined;
+  const tree = (): BehaviorTree => {
+    if (!instance) {
+      instance = build();
+      pristine = instance.blackboard.snapshot();
+    }
+    return instance;
+  };
 
   const finish = (t: BehaviorTree, status: Status): TreeTransition => {
     const out: TreeTransition = { state: t.snapshot(), status, commands: t.takeCommands(), prompts: t.prompts() };
@@ -99,7 +107,7 @@ export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOpt
       const t = tree();
       t.reset();
       t.takeCommands();
-      t.blackboard.load(new Blackboard().snapshot());
+      t.blackboard.load(pristine as BlackboardSnapshot);
       for (const [key, value] of Object.entries(input.blackboard ?? {})) t.blackboard.set(key, value);
       return finish(t, t.runTicks(budget, input.now));
     },

@@ -181,39 +181,47 @@ function normalize(raw: unknown, style: Style, source: string, rules: Iterable<s
 
   const rawSteps = top.steps;
   const steps: StepDefinition[] = [];
+  // Where each kept step was written, for messages (a step with a fatal problem is left out).
+  const places: string[] = [];
   if (!Array.isArray(rawSteps) || rawSteps.length === 0) {
     problem(k('steps'), 'a wizard needs at least one step.');
   } else {
     rawSteps.forEach((rawStep, i) => {
       const step = checkStep(rawStep, i, style, problem, known);
-      if (step) steps.push(step);
+      if (step) {
+        steps.push(step);
+        places.push(`steps[${i}]`);
+      }
     });
   }
   if (includeSummary) {
     steps.push(autoStep(summarySlug, 'Summary', 'Review your answers and confirm to continue.', StepKind.Summary, undefined));
+    places.push(`(${k('includeSummary')})`);
   }
   if (includeCommit) {
     steps.push(autoStep(commitSlug, 'Commit', 'Apply changes and finalize?', StepKind.Commit, commitHook));
+    places.push(`(${k('includeCommit')})`);
   }
 
-  const seen = new Map<string, number>();
+  const seen = new Map<string, string>();
   steps.forEach((step, i) => {
+    const place = places[i] as string;
     const first = seen.get(step.slug);
     if (first !== undefined) {
       const hint =
         step.kind === StepKind.Summary && includeSummary
-          ? ` (include_summary adds a step '${step.slug}'; set ${k('summarySlug')} to another slug)`
+          ? ` (${k('includeSummary')} adds a step '${step.slug}'; set ${k('summarySlug')} to another slug)`
           : step.kind === StepKind.Commit && includeCommit
-            ? ` (include_commit adds a step '${step.slug}'; set ${k('commitSlug')} to another slug)`
+            ? ` (${k('includeCommit')} adds a step '${step.slug}'; set ${k('commitSlug')} to another slug)`
             : '';
-      problem(`steps[${i}] '${step.slug}'`, `slug '${step.slug}' is already used by steps[${first}]; slugs must be unique${hint}.`);
+      problem(`${place} '${step.slug}'`, `slug '${step.slug}' is already used by ${first}; slugs must be unique${hint}.`);
     } else {
-      seen.set(step.slug, i);
+      seen.set(step.slug, place);
     }
     if (step.kind === StepKind.Commit) {
       step.commitHook ??= commitHook;
       if (step.commitHook === undefined) {
-        problem(`steps[${i}] '${step.slug}'`, `a commit step needs a commit hook: set ${k('commitHook')} on the wizard or on the step.`);
+        problem(`${place} '${step.slug}'`, `a commit step needs a commit hook: set ${k('commitHook')} on the wizard or on the step.`);
       }
     }
   });
