@@ -17,7 +17,7 @@ export {
 } from './errors.js';
 export { Blackboard, type BlackboardOptions, type BlackboardSnapshot } from './blackboard.js';
 export { validateSync, issuePath, type SchemaIssue } from './schema.js';
-export { TreeNode, type TickContext, type TreeCommand, type TaskCommand } from './node.js';
+export { TreeNode, type TickContext, type TreeCommand, type TaskCommand, type TreeNotice } from './node.js';
 export { Sequence, ReactiveSequence } from './sequence.js';
 export { Selector, ReactiveFallback } from './selector.js';
 export { Parallel, type ParallelPolicy } from './parallel.js';

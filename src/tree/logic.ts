@@ -1,5 +1,5 @@
 import type { TaskOutcome } from './leaves.js';
-import type { TreeCommand } from './node.js';
+import type { TreeCommand, TreeNotice } from './node.js';
 import { Timeout } from './decorators.js';
 import { SnapshotMismatchError } from './errors.js';
 import { isTerminalStatus, Status } from './status.js';
@@ -32,6 +32,8 @@ export interface TreeTransition {
   status: Status;
   /** Task commands to execute as durable steps; report each back with a `task.result` event. */
   commands: TreeCommand[];
+  /** Notices to record in the run's history (e.g. the events of a wizard leaf), in order. */
+  notices: TreeNotice[];
   /** Prompts of the waiting interactive leaves, by name. */
   prompts: Record<string, unknown>;
   /** The earliest timeout deadline of an active timeout node: schedule a `tick` timer for it. */
@@ -90,7 +92,7 @@ export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOpt
   };
 
   const finish = (t: BehaviorTree, status: Status): TreeTransition => {
-    const out: TreeTransition = { state: t.snapshot(), status, commands: t.takeCommands(), prompts: t.prompts() };
+    const out: TreeTransition = { state: t.snapshot(), status, commands: t.takeCommands(), notices: t.takeNotices(), prompts: t.prompts() };
     let deadline: number | undefined;
     for (const node of t.nodes) {
       if (node instanceof Timeout && node.deadline !== undefined) deadline = Math.min(deadline ?? Infinity, node.deadline);
@@ -107,6 +109,7 @@ export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOpt
       const t = tree();
       t.reset();
       t.takeCommands();
+      t.takeNotices();
       t.blackboard.load(pristine as BlackboardSnapshot);
       for (const [key, value] of Object.entries(input.blackboard ?? {})) t.blackboard.set(key, value);
       return finish(t, t.runTicks(budget, input.now));

@@ -12,6 +12,13 @@ export interface TaskCommand {
 }
 export type TreeCommand = TaskCommand;
 
+/** Something a node reports for the run's history (e.g. a wizard's events); JSON data. */
+export interface TreeNotice {
+  /** Id of the node that reported it. */
+  node: string;
+  event: unknown;
+}
+
 /** What every node sees while it is ticked. */
 export interface TickContext {
   readonly blackboard: Blackboard;
@@ -19,6 +26,8 @@ export interface TickContext {
   readonly now: number;
   /** Commands for the host, collected during the tick. */
   readonly commands: TreeCommand[];
+  /** Notices for the host to record, collected during the tick. */
+  readonly notices: TreeNotice[];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Blackboard, type BlackboardSnapshot } from './blackboard.js';
 import { SnapshotMismatchError, TickLimitError } from './errors.js';
 import { inputKey, promptKey, taskResultKey, type TaskOutcome } from './leaves.js';
-import type { TickContext, TreeCommand, TreeNode } from './node.js';
+import type { TickContext, TreeCommand, TreeNode, TreeNotice } from './node.js';
 import { isStatus, Status } from './status.js';
 
 /** A clock: epoch milliseconds. The engine passes its Clock port; tests pass a fake. */
@@ -57,6 +57,7 @@ export class BehaviorTree {
   readonly shape: string;
   #status: Status | undefined;
   #commands: TreeCommand[] = [];
+  #notices: TreeNotice[] = [];
 
   constructor(root: TreeNode, options: BehaviorTreeOptions = {}) {
     this.root = root;
@@ -81,7 +82,7 @@ export class BehaviorTree {
 
   /** Tick the root once. `now` overrides the clock (hosts pass the instant of their event). */
   tick(now?: number): Status {
-    const ctx: TickContext = { blackboard: this.blackboard, now: now ?? this.clock.now(), commands: this.#commands };
+    const ctx: TickContext = { blackboard: this.blackboard, now: now ?? this.clock.now(), commands: this.#commands, notices: this.#notices };
     this.#status = this.root.tick(ctx);
     return this.#status;
   }
@@ -106,7 +107,7 @@ export class BehaviorTree {
 
   /** Halt every active node (the run was cancelled, or is being replaced). */
   halt(now?: number): void {
-    this.root.halt({ blackboard: this.blackboard, now: now ?? this.clock.now(), commands: this.#commands });
+    this.root.halt({ blackboard: this.blackboard, now: now ?? this.clock.now(), commands: this.#commands, notices: this.#notices });
     this.#status = undefined;
   }
 
@@ -140,6 +141,13 @@ export class BehaviorTree {
   takeCommands(): TreeCommand[] {
     const out = this.#commands;
     this.#commands = [];
+    return out;
+  }
+
+  /** Notices reported since the last call (events for the run's history). */
+  takeNotices(): TreeNotice[] {
+    const out = this.#notices;
+    this.#notices = [];
     return out;
   }
 
@@ -185,6 +193,7 @@ export class BehaviorTree {
     this.blackboard.load(snapshot.blackboard);
     this.#status = snapshot.status ?? undefined;
     this.#commands = [];
+    this.#notices = [];
   }
 }
 

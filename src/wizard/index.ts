@@ -41,3 +41,4 @@ export {
   type CollectionDraft,
   type Rejection,
 } from './wizard.js';
+export { WizardLeaf, WizardTask, wizardStateKey } from './wizard-leaf.js';

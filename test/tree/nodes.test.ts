@@ -187,6 +187,28 @@ describe('decorators', () => {
     expect(first.ticks).toBe(2);
   });
 
+  it('retry and repeat reset the child between runs, so a child with memory starts clean', () => {
+    class Stubborn extends TreeNode {
+      readonly type = 'stubborn';
+      resets = 0;
+      calls = 0;
+      protected onTick(): Status {
+        this.calls++;
+        return this.calls < 3 ? Status.Failure : Status.Success;
+      }
+      protected override resetMemory(): void {
+        this.resets++;
+      }
+    }
+    const flaky = new Stubborn('flaky');
+    expect(run(new Retry('r', 3, flaky)).tick()).toBe('success');
+    expect(flaky.resets).toBe(2);
+    const ok3 = new Stubborn('ok');
+    ok3.calls = 10;
+    expect(run(new Repeat('rep', 3, ok3)).tick()).toBe('success');
+    expect(ok3.resets).toBe(3);
+  });
+
   it('repeat runs the child `times` times in one tick, and a failure aborts', () => {
     const body = ok('body');
     expect(run(new Repeat('rep', 3, body)).tick()).toBe('success');
