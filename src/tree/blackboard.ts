@@ -63,8 +63,15 @@ export class Blackboard {
     return this.#values.has(key);
   }
 
-  /** Write a value; with a root schema, issues about this key are refused. */
+  /**
+   * Write a value; with a root schema, issues about this key are refused. Writing `undefined`
+   * deletes the key: JSON has no undefined, and a restored blackboard must equal the live one.
+   */
   set(key: string, value: unknown): void {
+    if (value === undefined) {
+      this.#values.delete(key);
+      return;
+    }
     if (this.#rootSchema) {
       const candidate = Object.fromEntries(this.#values);
       candidate[key] = value;

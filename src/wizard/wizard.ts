@@ -3,7 +3,7 @@ import { WizardStateError } from './errors.js';
 import type { CommandOutcome, PromptBundle, WizardCommand, WizardEvent } from './events.js';
 import { compileSchema, flowMessagesFor, schemaMessages } from './schema.js';
 import { FieldType, StepKind, type StepDefinition, type WizardDefinition } from './types.js';
-import { compileField, isAffirmative, validateField, type CompiledField, type ValidationRule } from './validation.js';
+import { compileField, isAffirmative, validateField, type CompiledField, type ValidateContext, type ValidationRule } from './validation.js';
 
 /**
  * Where a wizard run is: `waiting` for the person's input, `committing` / `acting` while the
@@ -131,6 +131,11 @@ export class Wizard {
 
   get steps(): readonly StepDefinition[] {
     return this.definition.steps;
+  }
+
+  /** The hosted-logic name of {@link start} (DESIGN §2: `initial`, `transition`, `persist`, `restore`). */
+  initial(): WizardResult {
+    return this.start();
   }
 
   /** A new run, waiting at the first step. */
@@ -395,7 +400,7 @@ export class Wizard {
 
   // --- internals ------------------------------------------------------------------------------
 
-  #context(answers: Readonly<Record<string, unknown>>): Parameters<typeof validateField>[2] {
+  #context(answers: Readonly<Record<string, unknown>>): ValidateContext {
     return { wizard: this.name, answers, rules: this.#rules, flowSchema: this.#flow };
   }
 

@@ -3,12 +3,15 @@ import { z } from 'zod';
 import { Blackboard, BlackboardError } from '../../src/tree/index.js';
 
 describe('blackboard', () => {
-  it('stores, takes and deletes values', () => {
+  it('stores, takes and deletes values; writing undefined deletes, as a snapshot would', () => {
     const bb = new Blackboard();
     bb.set('a', 1);
     expect(bb.get('a')).toBe(1);
     expect(bb.take('a')).toBe(1);
     expect(bb.has('a')).toBe(false);
+    bb.set('b', 2);
+    bb.set('b', undefined);
+    expect(bb.has('b')).toBe(false);
   });
 
   it('keeps scoped values per scope and reads the innermost one', () => {

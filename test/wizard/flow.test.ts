@@ -110,8 +110,9 @@ describe('onboard, end to end over the pure API', () => {
     expect(() => wizard.restore({ nope: true })).toThrow(/not a wizard state/);
   });
 
-  it('is driven the same way through transition(signal)', () => {
-    let r = wizard.start();
+  it('is driven the same way through initial() and transition(signal)', () => {
+    let r = wizard.initial();
+    expect(r.prompt?.slug).toBe('name');
     for (const value of ['Ada Lovelace', 'ada@example.com', 'viewer', 'yes', 'yes']) r = wizard.transition(r.state, { type: 'input', value });
     r = wizard.transition(r.state, { type: 'commit.result', ok: true, data: 1 });
     expect(r.status).toBe('completed');
