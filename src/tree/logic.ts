@@ -1,7 +1,7 @@
 import type { TaskOutcome } from './leaves.js';
 import type { TreeCommand, TreeNotice } from './node.js';
 import { Timeout } from './decorators.js';
-import { SnapshotMismatchError } from './errors.js';
+import { BehaviorTreeError, SnapshotMismatchError, TreeErrorCode } from './errors.js';
 import { isTerminalStatus, Status } from './status.js';
 import type { BehaviorTree, TreeSnapshot } from './tree.js';
 import type { BlackboardSnapshot } from './blackboard.js';
@@ -111,7 +111,8 @@ export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOpt
       t.takeCommands();
       t.takeNotices();
       t.blackboard.load(pristine as BlackboardSnapshot);
-      for (const [key, value] of Object.entries(input.blackboard ?? {})) t.blackboard.set(key, value);
+      // Copies: ticks must not change the caller's objects (transitions are pure).
+      for (const [key, value] of Object.entries(structuredClone(input.blackboard ?? {}))) t.blackboard.set(key, value);
       return finish(t, t.runTicks(budget, input.now));
     },
     transition(state, event) {
@@ -119,14 +120,24 @@ export function createTreeLogic(build: () => BehaviorTree, options: TreeLogicOpt
       t.restore(state);
       if (state.status !== null && isTerminalStatus(state.status)) return finish(t, state.status);
       switch (event.type) {
-        case 'cancel':
+        case 'cancel': {
           t.halt(event.now);
-          return finish(t, Status.Failure);
+          const out = finish(t, Status.Failure);
+          // Recorded as terminal, so later events leave the cancelled tree alone.
+          out.state.status = Status.Failure;
+          return out;
+        }
         case 'input':
-          t.input(event.name, event.value);
+          t.input(event.name, structuredClone(event.value));
           break;
         case 'task.result':
-          t.deliverTaskResult(event.node, event.outcome);
+          if (!t.nodes.some((node) => node.id === event.node)) {
+            throw new BehaviorTreeError(
+              TreeErrorCode.Snapshot,
+              `Tree '${t.name}' has no node '${event.node}'; a task outcome must carry the node id of the task command it answers.`,
+            );
+          }
+          t.deliverTaskResult(event.node, structuredClone(event.outcome));
           break;
         case 'tick':
           break;

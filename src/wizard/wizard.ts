@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { toJsonValue } from '../util/json.js';
 import { WizardStateError } from './errors.js';
 import type { CommandOutcome, PromptBundle, WizardCommand, WizardEvent } from './events.js';
 import { compileSchema, flowMessagesFor, schemaMessages } from './schema.js';
@@ -163,8 +164,10 @@ export class Wizard {
   }
 
   /** Answer the current step. A refused answer keeps the run on the same step with `error` set. */
-  input(state: WizardState, value: unknown): WizardResult {
+  input(state: WizardState, raw: unknown): WizardResult {
     this.#check(state);
+    // A copy, as JSON: the answer is recorded in history and must not alias the caller's object.
+    const value = toJsonValue(raw, 'Wizard input');
     const refused = this.#refuseUnlessWaiting(state);
     if (refused) return refused;
     const s = structuredClone(state);

@@ -125,11 +125,31 @@ root:
     expect(logic.transition(a.state, { type: 'input', name: 'decision', value: 'A', now: 3 })).toEqual(a1);
   });
 
-  it('cancel halts and fails', () => {
+  it('cancel halts and fails, for good', () => {
     const t0 = logic.initial({ now: 1 });
     const c = logic.transition(t0.state, { type: 'cancel', now: 2 });
     expect(c.status).toBe('failure');
     expect(c.prompts).toEqual({});
+    const after = logic.transition(c.state, { type: 'input', name: 'decision', value: 'late', now: 3 });
+    expect(after.status).toBe('failure');
+    expect(after.commands).toEqual([]);
+  });
+
+  it('does not change the objects it is given', () => {
+    const seed = { list: [1] };
+    const grow = createTreeLogic(
+      () => new BehaviorTree(new InteractiveLeaf('more', { onInput: (v, { blackboard }) => void blackboard.get<number[]>('list')?.push(v as number) })),
+    );
+    const t0 = grow.initial({ blackboard: seed, now: 0 });
+    const t1 = grow.transition(t0.state, { type: 'input', name: 'more', value: 2, now: 0 });
+    expect(t1.state.blackboard.values.list).toEqual([1, 2]);
+    expect(seed.list).toEqual([1]);
+    expect(t0.state.blackboard.values.list).toEqual([1]);
+  });
+
+  it('refuses a task outcome for a node that does not exist', () => {
+    const t0 = logic.initial({ now: 1 });
+    expect(() => logic.transition(t0.state, { type: 'task.result', node: '0.9', outcome: { ok: true }, now: 2 })).toThrow(/has no node '0.9'/);
   });
 
   it('refuses stored values that are not snapshots of this tree', () => {
