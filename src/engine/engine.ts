@@ -37,6 +37,7 @@ import {
   type Store,
   type WriteResult,
 } from '../core/store.js';
+import { uuidv7 } from '../util/ids.js';
 import { canonicalJson, toJsonValue } from '../util/json.js';
 import { EngineEvents, type EngineEvent, type EngineEventType, type Listener } from './events.js';
 import { RunExecution, type ChildOutcome } from './execution.js';
@@ -321,7 +322,7 @@ export class Engine {
     if (options.id !== undefined && (typeof options.id !== 'string' || !/^[^\s]{1,200}$/.test(options.id))) {
       throw new KeelError(ErrorCode.Validation, `Invalid run id '${String(options.id)}': use 1–200 characters without spaces.`);
     }
-    const id = options.id ?? crypto.randomUUID();
+    const id = options.id ?? uuidv7();
     const store = await this.store();
     const now = this.clock.now();
     const claim =
