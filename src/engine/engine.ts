@@ -157,7 +157,8 @@ export class Engine {
   private readonly stopTimeoutMs: number;
   private readonly faults: FaultHook | undefined;
   private readonly active = new Map<string, { execution: RunExecution; token: number }>();
-  private readonly resultWaiters = new Map<string, Set<() => void>>();
+  private readonly resultWaiters = new Map<string, Set<(outcome: ChildOutcome | undefined) => void>>();
+  private resultPoll: NodeJS.Timeout | undefined;
   private storeValue: Store | undefined;
   private storePromise: Promise<Store> | undefined;
   private readonly ownsStore: boolean;
@@ -278,7 +279,10 @@ export class Engine {
       if (store) await store.releaseLease(runId, token, this.clock.now());
     }
     if (this.writerValue) await this.writerValue.drain();
-    for (const waiters of this.resultWaiters.values()) for (const w of waiters) w();
+    if (this.resultPoll) clearTimeout(this.resultPoll);
+    this.resultPoll = undefined;
+    for (const waiters of this.resultWaiters.values()) for (const w of waiters) w(undefined);
+    this.resultWaiters.clear();
     if (this.ownsStore) {
       const s = this.storeValue ?? (await this.storePromise?.catch(() => undefined));
       await s?.close();
@@ -435,25 +439,38 @@ export class Engine {
   private async result<O>(id: string): Promise<O> {
     const store = await this.store();
     for (;;) {
-      const run = await store.getRun(id);
-      if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
-      if (run.status === 'completed') return run.output as O;
-      if (run.status === 'failed') throw new RunFailedError(id, run.error ?? serializeError(new Error('unknown failure')));
-      if (run.status === 'cancelled') throw new RunCancelledError(id);
-      await new Promise<void>((resolve) => {
-        let waiters = this.resultWaiters.get(id);
-        if (!waiters) this.resultWaiters.set(id, (waiters = new Set()));
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.delete(done);
-          if (waiters.size === 0) this.resultWaiters.delete(id);
-          resolve();
-        };
-        // Runs may end in another process: look again now and then.
-        const timer = setTimeout(done, this.pollIntervalMs);
-        waiters.add(done);
+      // A run executing here reports its end directly; otherwise read the store.
+      const outcome = this.active.has(id) ? undefined : await store.getRun(id).then((run) => {
+        if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
+        return isTerminal(run.status) ? ({ status: run.status, output: run.output, error: run.error } as ChildOutcome) : undefined;
       });
+      const ended = outcome ?? (await this.nextOutcome(id));
+      if (!ended) continue;
+      if (ended.status === 'completed') return ended.output as O;
+      if (ended.status === 'failed') throw new RunFailedError(id, ended.error ?? serializeError(new Error('unknown failure')));
+      throw new RunCancelledError(id);
     }
+  }
+
+  /** The outcome of a run that ends on this worker, or undefined at the next poll (it may end elsewhere). */
+  private nextOutcome(id: string): Promise<ChildOutcome | undefined> {
+    return new Promise((resolve) => {
+      let waiters = this.resultWaiters.get(id);
+      if (!waiters) this.resultWaiters.set(id, (waiters = new Set()));
+      waiters.add(resolve);
+      this.armResultPoll();
+    });
+  }
+
+  /** One timer for all result waiters: runs may end in another process, so look again now and then. */
+  private armResultPoll(): void {
+    if (this.resultPoll) return;
+    this.resultPoll = setTimeout(() => {
+      this.resultPoll = undefined;
+      const all = [...this.resultWaiters.values()];
+      this.resultWaiters.clear();
+      for (const waiters of all) for (const w of waiters) w(undefined);
+    }, this.pollIntervalMs);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -620,7 +637,9 @@ export class Engine {
     if (outcome.status === 'completed') this.events.emit({ type: 'run.completed', runId, output: outcome.output });
     else if (outcome.status === 'failed') this.events.emit({ type: 'run.failed', runId, error: outcome.error as SerializedError });
     else this.events.emit({ type: 'run.cancelled', runId });
-    for (const waiter of [...(this.resultWaiters.get(runId) ?? [])]) waiter();
+    const waiters = this.resultWaiters.get(runId);
+    this.resultWaiters.delete(runId);
+    for (const waiter of waiters ?? []) waiter(outcome);
     for (const d of delivered ?? []) {
       const target = this.active.get(d.runId);
       if (!target) continue;
