@@ -27,6 +27,7 @@ import { validate } from '../core/schema.js';
 import {
   CANCEL_SIGNAL,
   isTerminal,
+  type CreateRunResult,
   type InboxMessage,
   type Lease,
   type ListRunsQuery,
@@ -329,19 +330,27 @@ export class Engine {
     const id = options.id ?? uuidv7();
     const store = await this.store();
     const now = this.clock.now();
+    // Claim at creation (no claim round trip) while this worker has room; count the run as taken
+    // from now on, so that many runs started at once do not overfill it.
     const claim =
-      this.started && !this.stoppingFlag && this.active.size < this.maxConcurrentRuns
+      this.started && !this.stoppingFlag && this.active.size + this.loading < this.maxConcurrentRuns
         ? { owner: this.workerId, expiresAt: now + this.leaseMs }
         : undefined;
+    if (claim) this.loading++;
     this.creator ??= new RunCreator(store, this.clock);
-    const created = await this.creator.create({
-      id,
-      kind: definition.kind,
-      workflow: definition.name,
-      version: definition.version,
-      input: value,
-      ...(claim ? { claim } : {}),
-    });
+    let created: CreateRunResult;
+    try {
+      created = await this.creator.create({
+        id,
+        kind: definition.kind,
+        workflow: definition.name,
+        version: definition.version,
+        input: value,
+        ...(claim ? { claim } : {}),
+      });
+    } finally {
+      if (claim) this.loading--;
+    }
     if (!created.created) {
       const r = created.run;
       if (r.workflow !== definition.name || canonicalJson(r.input) !== canonicalJson(value)) {
@@ -506,7 +515,7 @@ export class Engine {
     const store = await this.store();
     while (!this.stoppingFlag) {
       this.wakeRequested = false;
-      const capacity = Math.min(100, this.maxConcurrentRuns - this.active.size);
+      const capacity = Math.min(100, this.maxConcurrentRuns - this.active.size - this.loading);
       let claimed = 0;
       if (capacity > 0) {
         try {
@@ -536,7 +545,10 @@ export class Engine {
     }
     if (this.wakeRequested || this.stoppingFlag) return;
     const now = this.clock.now();
-    if (next !== undefined && next <= now && this.active.size < this.maxConcurrentRuns) {
+    if (this.active.size + this.loading >= this.maxConcurrentRuns) {
+      // Full: a run ending here wakes the loop; until then nothing more can be taken.
+      next = undefined;
+    } else if (next !== undefined && next <= now) {
       // Due but not claimable (e.g. its lease is held): don't spin, look again shortly.
       next = now + Math.min(this.pollIntervalMs, 50);
     }
