@@ -69,3 +69,39 @@ describe('a workflow with steps, a sleep and a signal', () => {
     expect(info.output).toEqual(result);
   });
 });
+
+describe('timers and listing', () => {
+  it('sleepUntil waits for an instant; listRuns filters by status and workflow and pages with a cursor', async () => {
+    const { SimulatedClock: Clock, MemoryStore } = await import('../../src/testing/index.js');
+    const clock = new Clock({ autoAdvance: true });
+    const engine = createEngine({ store: new MemoryStore(), clock });
+    engines.push(engine);
+    const until2031 = defineWorkflow({
+      name: 'until',
+      async run(ctx) {
+        await ctx.sleepUntil(new Date(Date.UTC(2031, 0, 1)));
+        return ctx.now().toISOString();
+      },
+    });
+    const parked = defineWorkflow({
+      name: 'parked',
+      async run(ctx) {
+        return ctx.waitForSignal('never');
+      },
+    });
+    await engine.start();
+    expect(await (await engine.run(until2031, undefined)).result()).toBe('2031-01-01T00:00:00.000Z');
+    for (let i = 0; i < 5; i++) await engine.run(parked, undefined, { id: `p${i}` });
+    const waiting = async () => (await engine.listRuns({ status: 'waiting' })).runs.length;
+    for (let i = 0; i < 100 && (await waiting()) < 5; i++) await new Promise((r) => setImmediate(r));
+    const first = await engine.listRuns({ workflow: 'parked', limit: 2 });
+    expect(first.runs).toHaveLength(2);
+    expect(first.nextCursor).toBeDefined();
+    const second = await engine.listRuns({ workflow: 'parked', limit: 2, cursor: first.nextCursor as string });
+    const third = await engine.listRuns({ workflow: 'parked', limit: 2, cursor: second.nextCursor as string });
+    expect([...first.runs, ...second.runs, ...third.runs].map((r) => r.id).sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+    expect(third.nextCursor).toBeUndefined();
+    expect((await engine.listRuns({ status: ['completed'] })).runs.map((r) => r.workflow)).toEqual(['until']);
+    expect((await engine.listRuns({ status: 'waiting', workflow: 'until' })).runs).toHaveLength(0);
+  });
+});
