@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createEngine, defineWorkflow } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
@@ -47,6 +48,37 @@ async function stepOverhead(): Promise<void> {
   const us = ((performance.now() - t0) * 1000) / (rounds * STEPS);
   await engine.stop();
   console.log(`durable step overhead (sequential, one run):   ${fmt(us)} µs per step   (target ≤ 25)`);
+}
+
+/** The floor under any durable step: one SQLite commit of one small row, WAL, synchronous=NORMAL. */
+function commitFloor(): void {
+  const db = new Database(join(dir, 'floor.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE t (run TEXT, seq INTEGER, data TEXT, PRIMARY KEY (run, seq))');
+  const insert = db.prepare('INSERT INTO t VALUES (?, ?, ?)');
+  const tx = db.transaction((i: number) => insert.run('run', i, '{"type":"step.completed"}'));
+  for (let i = 0; i < 2_000; i++) tx(i);
+  const n = 20_000;
+  const t0 = performance.now();
+  for (let i = 2_000; i < 2_000 + n; i++) tx(i);
+  const us = ((performance.now() - t0) * 1000) / n;
+  db.close();
+  console.log(`  (floor on this machine: one bare SQLite commit = ${fmt(us)} µs)`);
+}
+
+/** Many runs at once: group commit shares each transaction among the steps of many runs. */
+async function stepCostUnderLoad(): Promise<void> {
+  const engine = createEngine({ store: `sqlite:${join(dir, 'steps-load.db')}`, workflows: [manySteps], maxConcurrentRuns: 1_000 });
+  await engine.start();
+  const runs = 500;
+  const steps = 100;
+  const t0 = performance.now();
+  const handles = await Promise.all(Array.from({ length: runs }, () => engine.run(manySteps, { steps })));
+  await Promise.all(handles.map((h) => h.result()));
+  const us = ((performance.now() - t0) * 1000) / (runs * steps);
+  await engine.stop();
+  console.log(`durable step cost, ${runs} runs at once (group commit): ${fmt(us)} µs per step`);
 }
 
 async function throughput(): Promise<void> {
@@ -98,6 +130,8 @@ async function waitingMemory(): Promise<void> {
 
 console.log(`Keel core benchmark — SQLite, durability 'process', Node ${process.version}\n`);
 await stepOverhead();
+commitFloor();
+await stepCostUnderLoad();
 await throughput();
 await waitingMemory();
 rmSync(dir, { recursive: true, force: true });
