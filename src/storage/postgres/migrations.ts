@@ -107,6 +107,27 @@ export const MIGRATIONS: readonly Migration[] = [
           OR (NEW.status = 'running' AND NEW.lease_expires_at = 0 AND OLD.lease_expires_at IS DISTINCT FROM 0)
         ) EXECUTE FUNCTION $S.notify_wake();
 
+      -- Store a signal. The run row is locked first (waiting for a write in flight to commit), and the
+      -- wake-up UPDATE is a later statement with a fresh snapshot: a suspension committed while we
+      -- waited for the lock is seen, so a signal never lands beside a run that sleeps through it.
+      -- Returns no row for an unknown run and a NULL message id for a terminal one.
+      CREATE FUNCTION $S.send_signal(rid text, sname text, spayload text, now_ms bigint)
+        RETURNS TABLE (run_status text, message_id bigint)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE st text; mid bigint;
+      BEGIN
+        SELECT r.status INTO st FROM $S.runs r WHERE r.id = rid FOR NO KEY UPDATE;
+        IF NOT FOUND THEN RETURN; END IF;
+        IF st NOT IN ('completed', 'failed', 'cancelled') THEN
+          INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (rid, sname, spayload, now_ms) RETURNING id INTO mid;
+          UPDATE $S.runs r SET wake_at = least(coalesce(r.wake_at, now_ms), now_ms), updated_at = now_ms
+          WHERE r.id = rid AND r.status = 'waiting' AND (sname = '@cancel' OR sname = ANY (r.waiting_for));
+        END IF;
+        run_status := st;
+        message_id := mid;
+        RETURN NEXT;
+      END $fn$;
+
       -- Apply a batch of run writes in the calling transaction: one round trip for the whole batch.
       -- Each write is independent: its fencing UPDATE comes first and, when the token is stale, the
       -- write is skipped with nothing of it applied. The batch is a JSON array prepared by the client
@@ -159,7 +180,7 @@ export const MIGRATIONS: readonly Migration[] = [
           FOR d IN SELECT value FROM json_array_elements(w->'d') LOOP
             -- Locked so the target cannot end between the check and the insert (a terminal run's
             -- inbox stays empty).
-            SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR SHARE;
+            SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR NO KEY UPDATE;
             IF FOUND AND target_status NOT IN ('completed', 'failed', 'cancelled') THEN
               INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (d->>'r', d->>'n', (d->'p')::text, now_ms);
               UPDATE $S.runs SET wake_at = least(coalesce(wake_at, now_ms), now_ms), updated_at = now_ms

@@ -172,10 +172,15 @@ type RawResult =
   | { ok: true; lastSeq: number; suspended: boolean; pending: { id: number; runId: string; name: string; payload: string | null; sentAt: number }[] }
   | { ok: false; reason: 'fenced' };
 
-/** SQLSTATEs after which the transaction is known to be rolled back and a retry is safe. */
-const RETRYABLE_SQLSTATES = new Set([
+/** SQLSTATEs of a transaction the server rolled back and reported so: repeating it is always safe. */
+const ROLLED_BACK_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
+]);
+
+/** SQLSTATEs of connection trouble (with the rolled-back ones, worth a retry). */
+const RETRYABLE_SQLSTATES = new Set([
+  ...ROLLED_BACK_SQLSTATES,
   '57P01', // admin_shutdown (pg_terminate_backend)
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, shutting down)
@@ -274,6 +279,10 @@ export class PostgresStore implements Store {
       // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool
       // and replaced on next use; without a listener the error would crash the process.
       pool.on('error', (err) => this.warn('An idle PostgreSQL connection failed; the pool replaces it', err));
+      // A connection can also fail while checked out between queries, or after it was released
+      // with an error; pg then emits 'error' on the client, which would crash the process without
+      // a listener. The failure itself reaches the caller through its query, or the pool drops it.
+      pool.on('connect', (client) => client.on('error', (err) => this.warn('A PostgreSQL connection failed', err)));
       this.poolValue = pool;
     }
     let client: PoolClient;
@@ -360,7 +369,9 @@ export class PostgresStore implements Store {
       } catch (err) {
         // A failed connection is destroyed rather than returned to the pool.
         client?.release(isConnectionError(err) ? coerceError(err) : undefined);
-        const retryable = isConnectionError(err) && (retry === 'always' || !sent) && !this.closed;
+        const code = (err as { code?: unknown }).code;
+        const rolledBack = typeof code === 'string' && ROLLED_BACK_SQLSTATES.has(code);
+        const retryable = ((isConnectionError(err) && (retry === 'always' || !sent)) || rolledBack) && !this.closed;
         if (!retryable || Date.now() + delay > deadline) throw coerceError(err);
         this.warn(`PostgreSQL connection error (attempt ${attempt}); retrying in ${delay} ms`, err);
         await sleep(delay);
@@ -607,19 +618,7 @@ function statements(q: string) {
     findIds: `SELECT id FROM ${q}.runs WHERE id >= $1 AND starts_with(id, $1) ORDER BY id LIMIT $2`,
     history: `SELECT seq, at, data FROM ${q}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
     inbox: `SELECT id, run_id, name, payload, sent_at FROM ${q}.inbox WHERE run_id = $1 ORDER BY id`,
-    // The run row is locked so it cannot end between the check and the insert.
-    sendSignal: `
-      WITH r AS (SELECT id, status FROM ${q}.runs WHERE id = $1 FOR SHARE),
-      ins AS (
-        INSERT INTO ${q}.inbox (run_id, name, payload, sent_at)
-        SELECT id, $2, $3, $4 FROM r WHERE status NOT IN ${terminal}
-        RETURNING id
-      ), wake AS (
-        UPDATE ${q}.runs SET wake_at = least(coalesce(wake_at, $4), $4), updated_at = $4
-        WHERE id = $1 AND status = 'waiting' AND ($2 = '@cancel' OR $2 = ANY (waiting_for))
-          AND EXISTS (SELECT 1 FROM ins)
-      )
-      SELECT r.status, ins.id FROM r LEFT JOIN ins ON true`,
+    sendSignal: `SELECT run_status AS status, message_id AS id FROM ${q}.send_signal($1, $2, $3, $4)`,
     claimDue: `
       WITH due AS (
         SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
