@@ -21,6 +21,7 @@ export const ErrorCode = {
   NotSerializable: 'NOT_SERIALIZABLE',
   EngineStopped: 'ENGINE_STOPPED',
   InvalidState: 'INVALID_STATE',
+  StoreUnreachable: 'STORE_UNREACHABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

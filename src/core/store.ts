@@ -191,4 +191,15 @@ export interface Store {
   /** Apply writes, each atomically and independently (a fenced write does not affect the others);
    * adapters may commit the whole batch in one transaction (group commit). */
   write(batch: RunWrite[], now: number): Promise<WriteResult[]>;
+
+  /**
+   * Optional: push wake-ups from other processes. `onWake` is called (with no arguments, possibly
+   * spuriously, possibly coalesced) when another connection made a run due or gave one a wake-up
+   * time: a new pending run, a signal or delivery that wakes a waiting run, a suspension with a
+   * timer, a released or expired lease. The engine then claims and re-reads the next wake-up at
+   * once instead of at its next poll; polling stays the fallback, so a missed wake-up only costs
+   * latency. Resolves once listening; the returned function stops listening. Stores shared by one
+   * process only (memory, SQLite) need not implement it.
+   */
+  subscribe?(onWake: () => void): Promise<() => Promise<void>>;
 }

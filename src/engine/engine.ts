@@ -50,8 +50,9 @@ import { RunCreator, Writer } from './writer.js';
 
 
 export interface EngineOptions {
-  /** A Store, or a URL: 'sqlite:./keel.db', 'sqlite::memory:', 'memory:'. */
-  store: Store | string;
+  /** A Store, or a URL: 'sqlite:./keel.db', 'sqlite::memory:', 'memory:', 'postgres://…'. Default: the
+   * URL in KEEL_DATABASE_URL, else DATABASE_URL. */
+  store?: Store | string;
   workflows?: AnyWorkflow[];
   clock?: Clock;
   logger?: Logger;
@@ -173,6 +174,8 @@ export class Engine {
   private loading = 0;
   private wakeResolver: (() => void) | undefined;
   private cancelRenewal: (() => void) | undefined;
+  /** Stops the store's push wake-ups (Store.subscribe), when it has them. */
+  private unsubscribe: (() => Promise<void>) | undefined;
   private readonly host: ExecutionHost;
 
   constructor(private readonly options: EngineOptions) {
@@ -187,14 +190,15 @@ export class Engine {
     this.events = new EngineEvents((error, event) =>
       this.logger.error('An engine event listener threw', { event: event.type, error: coerceError(error).message }),
     );
-    if (typeof options.store === 'string') {
+    const storeOption = options.store ?? storeUrlFromEnv();
+    if (typeof storeOption === 'string') {
       this.ownsStore = true;
-      this.storePromise = storeFromUrl(options.store).then((s) => this.openStore(s));
+      this.storePromise = storeFromUrl(storeOption).then((s) => this.openStore(s));
       // Surfaced by the first call that needs the store.
       this.storePromise.catch(() => {});
     } else {
       this.ownsStore = false;
-      this.storeValue = options.store;
+      this.storeValue = storeOption;
     }
     for (const w of options.workflows ?? []) this.register(w);
     const parkRetryMs = options.parkRetryMs ?? 60_000;
@@ -254,6 +258,11 @@ export class Engine {
     if (this.stoppingFlag) throw new KeelError(ErrorCode.EngineStopped, 'This engine was stopped; create a new one.');
     const store = await this.store();
     this.started = true;
+    // Other processes' new runs, signals and timers wake this worker at once; polling stays the fallback.
+    this.unsubscribe = await store.subscribe?.(() => this.wake()).catch((err: unknown) => {
+      this.logger.warn('Push wake-ups from the store are unavailable; polling for work', { error: coerceError(err).message });
+      return undefined;
+    });
     await this.recoverDeadWorkers(store);
     this.loopDone = this.loop();
   }
@@ -267,6 +276,7 @@ export class Engine {
     this.stoppingFlag = true;
     this.wake();
     await this.loopDone;
+    await this.unsubscribe?.().catch(() => {});
     this.cancelRenewal?.();
     const deadline = Date.now() + this.stopTimeoutMs;
     while ([...this.active.values()].some((a) => a.execution.stepsInFlight > 0) && Date.now() < deadline) {
@@ -710,6 +720,15 @@ export class Engine {
 /** A stand-in for cancelling a run whose code this process does not have: cancel never runs code. */
 function placeholderDefinition(run: RunRecord): AnyWorkflow {
   return { kind: run.kind, name: run.workflow, version: run.version, run: () => new Promise(() => {}) };
+}
+
+function storeUrlFromEnv(): string {
+  const url = process.env.KEEL_DATABASE_URL || process.env.DATABASE_URL;
+  if (url) return url;
+  throw new ConfigError(
+    "No store: pass createEngine({ store }) (a Store, or a URL such as 'sqlite:./keel.db' or 'postgres://user@host/db'), " +
+      'or set KEEL_DATABASE_URL (or DATABASE_URL) to one of those URLs.',
+  );
 }
 
 /** Create an engine. Call `start()` to run workflows in this process; without it the engine is a client. */

@@ -6,7 +6,9 @@ import { ConfigError, ErrorCode } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { MemoryStore } from '../storage/memory/memory-store.js';
 
-const FORMS = "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power')";
+const FORMS =
+  "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power'), " +
+  "'postgres://user:password@host:5432/db' (optionally '?schema=keel')";
 
 export async function storeFromUrl(url: string): Promise<Store> {
   const text = url.trim();
@@ -27,7 +29,23 @@ export async function storeFromUrl(url: string): Promise<Store> {
     const { SqliteStore } = await import('../storage/sqlite/index.js');
     return new SqliteStore({ path, durability });
   }
+  if (text.startsWith('postgres://') || text.startsWith('postgresql://')) {
+    // '?schema=' is Keel's; every other parameter (sslmode, …) is left to pg in the URL.
+    const parsed = parseUrl(text, url);
+    const schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    const { PostgresStore } = await import('../storage/postgres/index.js');
+    return new PostgresStore({ connectionString: parsed.toString(), ...(schema === undefined ? {} : { schema }) });
+  }
   throw invalid(url, 'unknown scheme');
+}
+
+function parseUrl(text: string, url: string): URL {
+  try {
+    return new URL(text);
+  } catch {
+    throw invalid(url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@'), 'it is not a valid URL');
+  }
 }
 
 function invalid(url: string, why: string): ConfigError {

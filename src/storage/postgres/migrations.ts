@@ -1,0 +1,283 @@
+/**
+ * Versioned schema of the PostgreSQL store, inside one configurable schema (default `keel`) so Keel
+ * can live beside an application's tables. Applied versions are rows of `<schema>.schema_migrations`.
+ * Migrations only ever get appended: a released migration is never edited, since databases in the
+ * field already ran it.
+ *
+ * Several workers may start at once against an empty database: the whole migration runs under a
+ * session advisory lock keyed by the schema name, and the version is read again under the lock, so
+ * exactly one of them migrates and the others find the work done.
+ */
+import type { PoolClient } from 'pg';
+import { SchemaTooNewError } from '../../core/errors.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  /** SQL with `$S` standing for the quoted schema name. */
+  sql: string;
+}
+
+/** JSON columns hold JSON text (not jsonb): stored and returned byte for byte, no re-parse on the
+ * server, and SQL NULL stands for undefined so null and undefined stay apart. Times are epoch ms. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, history events, inboxes, the write log, wake-up notifications and apply_writes',
+    sql: `
+      CREATE TABLE $S.runs (
+        -- C collation: ids sort and compare bytewise, so prefix ranges and cursors are exact.
+        id               text COLLATE "C" PRIMARY KEY,
+        kind             text NOT NULL,
+        workflow         text NOT NULL,
+        version          text NOT NULL,
+        status           text NOT NULL,
+        input            text,
+        output           text,
+        error            text,
+        state            text NOT NULL DEFAULT '{}',
+        parent_id        text COLLATE "C",
+        created_at       bigint NOT NULL,
+        updated_at       bigint NOT NULL,
+        completed_at     bigint,
+        wake_at          bigint,
+        waiting_for      text[],
+        lease_owner      text,
+        lease_expires_at bigint,
+        lease_token      integer NOT NULL DEFAULT 0,
+        last_seq         integer NOT NULL,
+        last_error       text,
+        -- When claimDue may take the run: the wake time of a pending or waiting run, the lease expiry
+        -- of a running one (a dead worker's run), never for a terminal run. One index serves both.
+        due_at           bigint GENERATED ALWAYS AS (
+                           CASE status
+                             WHEN 'pending' THEN wake_at
+                             WHEN 'waiting' THEN wake_at
+                             WHEN 'running' THEN coalesce(lease_expires_at, 0)
+                           END) STORED
+      );
+      CREATE INDEX runs_due ON $S.runs (due_at) WHERE due_at IS NOT NULL;
+      CREATE INDEX runs_list ON $S.runs (created_at DESC, id DESC);
+      CREATE INDEX runs_status_list ON $S.runs (status, created_at DESC, id DESC);
+      CREATE INDEX runs_workflow_list ON $S.runs (workflow, created_at DESC, id DESC);
+      CREATE INDEX runs_parent_list ON $S.runs (parent_id, created_at DESC, id DESC) WHERE parent_id IS NOT NULL;
+
+      CREATE TABLE $S.events (
+        run_id text COLLATE "C" NOT NULL,
+        seq    integer NOT NULL,
+        at     bigint NOT NULL,
+        data   text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+
+      -- An identity never reuses an id after its message is consumed: signal.received events name it.
+      CREATE TABLE $S.inbox (
+        id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id  text COLLATE "C" NOT NULL,
+        name    text NOT NULL,
+        payload text,
+        sent_at bigint NOT NULL
+      );
+      CREATE INDEX inbox_run ON $S.inbox (run_id, id);
+
+      -- One row per applied write batch, keyed by an id the client chose, with the batch's results.
+      -- A batch whose commit outcome is unknown (the connection dropped) is sent again with the same
+      -- id: if it had committed, the stored results are returned and nothing is applied twice.
+      -- Rows are pruned after a while (created is server time: only for pruning).
+      CREATE TABLE $S.write_log (
+        id      uuid PRIMARY KEY,
+        results json NOT NULL,
+        created timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Wake other workers when a run becomes due or gets a wake-up time: a new pending run, a signal
+      -- or delivery that wakes a waiting run, a suspension with a timer, a released or expired lease.
+      -- Notifications are sent on commit and deduplicated within a transaction.
+      CREATE FUNCTION $S.notify_wake() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.wake', '');
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER runs_wake_insert AFTER INSERT ON $S.runs FOR EACH ROW
+        WHEN (NEW.status = 'pending') EXECUTE FUNCTION $S.notify_wake();
+      CREATE TRIGGER runs_wake_update AFTER UPDATE ON $S.runs FOR EACH ROW
+        WHEN (
+          (NEW.status IN ('pending', 'waiting') AND NEW.wake_at IS NOT NULL
+            AND (NEW.wake_at IS DISTINCT FROM OLD.wake_at OR NEW.status IS DISTINCT FROM OLD.status))
+          OR (NEW.status = 'running' AND NEW.lease_expires_at = 0 AND OLD.lease_expires_at IS DISTINCT FROM 0)
+        ) EXECUTE FUNCTION $S.notify_wake();
+
+      -- Store a signal. The run row is locked first (waiting for a write in flight to commit), and the
+      -- wake-up UPDATE is a later statement with a fresh snapshot: a suspension committed while we
+      -- waited for the lock is seen, so a signal never lands beside a run that sleeps through it.
+      -- Returns no row for an unknown run and a NULL message id for a terminal one.
+      CREATE FUNCTION $S.send_signal(rid text, sname text, spayload text, now_ms bigint)
+        RETURNS TABLE (run_status text, message_id bigint)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE st text; mid bigint;
+      BEGIN
+        SELECT r.status INTO st FROM $S.runs r WHERE r.id = rid FOR NO KEY UPDATE;
+        IF NOT FOUND THEN RETURN; END IF;
+        IF st NOT IN ('completed', 'failed', 'cancelled') THEN
+          INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (rid, sname, spayload, now_ms) RETURNING id INTO mid;
+          UPDATE $S.runs r SET wake_at = least(coalesce(r.wake_at, now_ms), now_ms), updated_at = now_ms
+          WHERE r.id = rid AND r.status = 'waiting' AND (sname = '@cancel' OR sname = ANY (r.waiting_for));
+        END IF;
+        run_status := st;
+        message_id := mid;
+        RETURN NEXT;
+      END $fn$;
+
+      -- Apply a batch of run writes in the calling transaction: one round trip for the whole batch.
+      -- Each write is independent: its fencing UPDATE comes first and, when the token is stale, the
+      -- write is skipped with nothing of it applied. The batch is a JSON array prepared by the client
+      -- (see prepareWrite in postgres-store.ts); JSON values arrive as json and are stored as their text.
+      CREATE FUNCTION $S.apply_writes(batch_id uuid, batch json, now_ms bigint) RETURNS json
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        w json; t json; c json; d json;
+        rid text; n integer; head integer; names text[];
+        pend json; susp boolean; tstatus text; inserted integer; target_status text;
+        results json[] := '{}';
+        done json;
+      BEGIN
+        SELECT l.results INTO done FROM $S.write_log l WHERE l.id = batch_id;
+        IF FOUND THEN RETURN done; END IF;
+        FOR w IN SELECT value FROM json_array_elements(batch) LOOP
+          rid := w->>'r';
+          n := json_array_length(w->'e');
+          UPDATE $S.runs SET
+            last_seq = last_seq + n,
+            updated_at = now_ms,
+            state = coalesce((w->'s')::text, state),
+            last_error = CASE (w->>'le')::int WHEN 0 THEN last_error WHEN 1 THEN (w->'lev')::text ELSE NULL END
+          WHERE id = rid AND lease_token = (w->>'k')::int AND status = 'running'
+          RETURNING last_seq INTO head;
+          IF NOT FOUND THEN
+            results := results || '{"ok":false,"reason":"fenced"}'::json;
+            CONTINUE;
+          END IF;
+          IF n > 0 THEN
+            INSERT INTO $S.events (run_id, seq, at, data)
+            SELECT rid, head - n + x.ord::integer, now_ms, x.e::text
+            FROM json_array_elements(w->'e') WITH ORDINALITY AS x(e, ord);
+          END IF;
+          IF json_array_length(w->'c') > 0 THEN
+            DELETE FROM $S.inbox WHERE run_id = rid
+              AND id IN (SELECT value::text::bigint FROM json_array_elements(w->'c'));
+          END IF;
+          FOR c IN SELECT value FROM json_array_elements(w->'cr') LOOP
+            INSERT INTO $S.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
+                                 wake_at, lease_token, last_seq)
+            VALUES (c->>'id', c->>'kind', c->>'workflow', c->>'version', 'pending', (c->'input')::text,
+                    c->>'parent', now_ms, now_ms, now_ms, 0, 1)
+            ON CONFLICT (id) DO NOTHING;
+            GET DIAGNOSTICS inserted = ROW_COUNT;
+            IF inserted > 0 THEN
+              INSERT INTO $S.events (run_id, seq, at, data) VALUES (c->>'id', 1, now_ms, (c->'started')::text);
+            END IF;
+          END LOOP;
+          FOR d IN SELECT value FROM json_array_elements(w->'d') LOOP
+            -- Locked so the target cannot end between the check and the insert (a terminal run's
+            -- inbox stays empty).
+            SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR NO KEY UPDATE;
+            IF FOUND AND target_status NOT IN ('completed', 'failed', 'cancelled') THEN
+              INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (d->>'r', d->>'n', (d->'p')::text, now_ms);
+              UPDATE $S.runs SET wake_at = least(coalesce(wake_at, now_ms), now_ms), updated_at = now_ms
+              WHERE id = d->>'r' AND status = 'waiting' AND (d->>'n' = '@cancel' OR d->>'n' = ANY (waiting_for));
+            END IF;
+          END LOOP;
+          t := w->'t';
+          susp := false;
+          pend := '[]'::json;
+          IF t IS NOT NULL THEN
+            tstatus := t->>'s';
+            IF tstatus = 'waiting' THEN
+              names := ARRAY(SELECT json_array_elements_text(t->'f'));
+              SELECT coalesce(json_agg(json_build_object('id', i.id, 'runId', i.run_id, 'name', i.name,
+                                                         'payload', i.payload, 'sentAt', i.sent_at) ORDER BY i.id), '[]'::json)
+              INTO pend FROM $S.inbox i WHERE i.run_id = rid AND (i.name = '@cancel' OR i.name = ANY (names));
+              IF json_array_length(pend) = 0 THEN
+                UPDATE $S.runs SET status = 'waiting', waiting_for = names, wake_at = (t->>'w')::bigint,
+                                   lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = rid;
+                susp := true;
+              END IF;
+            ELSE
+              UPDATE $S.runs SET status = tstatus, completed_at = now_ms, output = (t->'o')::text, error = (t->'x')::text,
+                                 wake_at = NULL, waiting_for = NULL, lease_owner = NULL, lease_expires_at = NULL
+              WHERE id = rid;
+              DELETE FROM $S.inbox WHERE run_id = rid;
+            END IF;
+          END IF;
+          results := results || json_build_object('ok', true, 'lastSeq', head, 'suspended', susp, 'pending', pend);
+        END LOOP;
+        done := array_to_json(results);
+        INSERT INTO $S.write_log (id, results) VALUES (batch_id, done);
+        RETURN done;
+      END $fn$;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Double-quote an identifier for SQL. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** First key of the advisory lock: 'keel' in ASCII, so Keel's locks are recognisable in pg_locks. */
+const LOCK_CLASS = 0x6b65656c;
+
+/** The highest applied version, 0 when the schema or its table does not exist yet. */
+export async function schemaVersion(client: PoolClient, schema: string): Promise<number> {
+  const table = await client.query<{ exists: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists`,
+    [`${quoteIdent(schema)}.schema_migrations`],
+  );
+  if (!table.rows[0]?.exists) return 0;
+  const res = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${quoteIdent(schema)}.schema_migrations`);
+  return res.rows[0]?.v ?? 0;
+}
+
+/**
+ * Bring the schema up to {@link SCHEMA_VERSION}; returns how many migrations this call applied
+ * (0 when another worker did it first). Refuses a schema newer than this code with
+ * SchemaTooNewError, changing nothing.
+ */
+export async function migrate(client: PoolClient, schema: string, label: string): Promise<number> {
+  // Fast path, no lock: the usual start of a worker on a migrated database.
+  const seen = await schemaVersion(client, schema);
+  if (seen > SCHEMA_VERSION) throw new SchemaTooNewError(label, seen, SCHEMA_VERSION);
+  if (seen === SCHEMA_VERSION) return 0;
+
+  const q = quoteIdent(schema);
+  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
+  try {
+    const found = await schemaVersion(client, schema);
+    if (found > SCHEMA_VERSION) throw new SchemaTooNewError(label, found, SCHEMA_VERSION);
+    const pending = MIGRATIONS.filter((m) => m.version > found);
+    if (pending.length === 0) return 0;
+    await client.query('BEGIN');
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (
+           version integer PRIMARY KEY, description text NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now(), applied_by integer NOT NULL DEFAULT pg_backend_pid())`,
+      );
+      for (const m of pending) {
+        await client.query(m.sql.replaceAll('$S', q));
+        await client.query(`INSERT INTO ${q}.schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+    return pending.length;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, schema]).catch(() => {});
+  }
+}

@@ -1,0 +1,763 @@
+/**
+ * The PostgreSQL store: the Store port on a `pg` connection pool, with the semantics of the memory
+ * store (the contract suite runs against both), for many worker processes on one database.
+ *
+ * - Claims use `FOR UPDATE SKIP LOCKED`: workers claiming at once take disjoint runs without waiting
+ *   on each other, and a run being written (its row locked) is skipped rather than waited for.
+ * - Fencing: every write starts with `UPDATE runs … WHERE id = $1 AND lease_token = $2 AND status =
+ *   'running'`; a stale token matches nothing and nothing of that write is applied.
+ * - Group commit in one round trip: a batch is one call of the `apply_writes` function (see
+ *   migrations.ts), one transaction. The batch carries a client-chosen id recorded with its results
+ *   in the same transaction, so a batch whose commit outcome is unknown (the connection dropped
+ *   mid-call) is simply sent again: applied once, or its stored results returned.
+ * - Connection loss: operations retry with backoff on connection errors, deadlocks and
+ *   serialization failures, as long as retrying is safe (reads, idempotent updates, write batches
+ *   by their id; anything else only when the connection could not even be opened). The pool
+ *   replaces dead connections by itself.
+ * - Wake-ups: triggers NOTIFY `<schema>.wake` when a run becomes due or gets a wake-up time;
+ *   {@link PostgresStore.subscribe} listens on a dedicated connection that reconnects with backoff.
+ * - Times are epoch milliseconds from the caller (bigint columns); the store reads no clock for run
+ *   semantics (only the write log's pruning uses server time).
+ */
+import pg from 'pg';
+import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
+import { coerceError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
+import type { SerializedError } from '../../core/errors.js';
+import type { EventData, HistoryEvent } from '../../core/history.js';
+import { isTerminal } from '../../core/store.js';
+import type {
+  InboxMessage,
+  Lease,
+  ListRunsQuery,
+  NewRun,
+  RunKind,
+  RunPage,
+  RunRecord,
+  RunStatus,
+  RunWrite,
+  Store,
+  WriteResult,
+} from '../../core/store.js';
+import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { migrate, quoteIdent } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** e.g. 'postgres://user:password@host:5432/db'. One of connectionString and pool is required. */
+  connectionString?: string;
+  /** A pool the application owns: the store uses it and never ends it. */
+  pool?: Pool;
+  /** Schema holding Keel's tables (created if missing). Default 'keel'. */
+  schema?: string;
+  /** Pool size when the store creates the pool (default 10). */
+  max?: number;
+  /** `application_name` of the store's connections (default 'keel'), shown in pg_stat_activity. */
+  applicationName?: string;
+  /** How long to keep retrying an operation through connection errors before giving up (default 30 s). */
+  retryForMs?: number;
+  /** How long to wait for a new connection before failing (default 5 s). */
+  connectTimeoutMs?: number;
+  /** Log for connection trouble the store rides through (default: silent). */
+  onWarning?: (message: string, error: Error) => void;
+}
+
+const RUN_COLUMNS =
+  'id, kind, workflow, version, status, input, output, error, state, parent_id, created_at, updated_at, ' +
+  'completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_seq, last_error';
+
+/** bigint columns come back as strings from pg: they are converted with Number (epoch ms fit). */
+interface RunRow {
+  id: string;
+  kind: RunKind;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  state: string;
+  parent_id: string | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+  wake_at: string | null;
+  waiting_for: string[] | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  lease_token: number;
+  last_seq: number;
+  last_error: string | null;
+}
+
+interface InboxRow {
+  id: string;
+  run_id: string;
+  name: string;
+  payload: string | null;
+  sent_at: string;
+}
+
+function toJson(value: unknown): string | null {
+  return value === undefined ? null : (JSON.stringify(value) ?? null);
+}
+
+function fromJson(text: string | null): unknown {
+  return text === null ? undefined : JSON.parse(text);
+}
+
+function rowToRun(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    id: row.id,
+    kind: row.kind,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status,
+    input: fromJson(row.input),
+    state: JSON.parse(row.state) as Record<string, unknown>,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    leaseToken: row.lease_token,
+    lastSeq: row.last_seq,
+  };
+  if (row.output !== null) run.output = JSON.parse(row.output);
+  if (row.error !== null) run.error = JSON.parse(row.error) as SerializedError;
+  if (row.parent_id !== null) run.parentId = row.parent_id;
+  if (row.completed_at !== null) run.completedAt = Number(row.completed_at);
+  if (row.wake_at !== null) run.wakeAt = Number(row.wake_at);
+  if (row.waiting_for !== null) run.waitingFor = row.waiting_for;
+  if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
+  if (row.lease_expires_at !== null) run.leaseExpiresAt = Number(row.lease_expires_at);
+  if (row.last_error !== null) run.lastError = JSON.parse(row.last_error) as SerializedError;
+  return run;
+}
+
+function rowToMessage(row: InboxRow): InboxMessage {
+  return { id: Number(row.id), runId: row.run_id, name: row.name, payload: fromJson(row.payload), sentAt: Number(row.sent_at) };
+}
+
+/** A run.started event for a new run. */
+function startedEvent(run: NewRun, parentId: string | undefined): EventData {
+  const started: EventData = { type: 'run.started', workflow: run.workflow, version: run.version, input: run.input };
+  if (parentId !== undefined) started.parentId = parentId;
+  return started;
+}
+
+/** The compact JSON shape apply_writes reads (keys are short: this is the hot path). Undefined
+ * values vanish in JSON.stringify, which is exactly "SQL NULL = undefined" on the server. */
+function prepareWrite(w: RunWrite): Record<string, unknown> {
+  const t = w.transition;
+  return {
+    r: w.runId,
+    k: w.token,
+    e: w.events,
+    c: w.consume ?? [],
+    s: w.state,
+    le: w.lastError === undefined ? 0 : w.lastError === null ? 2 : 1,
+    lev: w.lastError ?? undefined,
+    cr: (w.createRuns ?? []).map((c) => {
+      // A child's parent defaults to the run that creates it.
+      const parent = c.parentId ?? w.runId;
+      return { id: c.id, kind: c.kind, workflow: c.workflow, version: c.version, input: c.input, parent, started: startedEvent(c, parent) };
+    }),
+    d: (w.deliver ?? []).map((d) => ({ r: d.runId, n: d.name, p: d.payload })),
+    t:
+      t === undefined
+        ? undefined
+        : t.status === 'waiting'
+          ? { s: 'waiting', w: t.wakeAt, f: t.waitingFor }
+          : { s: t.status, o: t.status === 'completed' ? t.output : undefined, x: t.status === 'failed' ? t.error : undefined },
+  };
+}
+
+type RawResult =
+  | { ok: true; lastSeq: number; suspended: boolean; pending: { id: number; runId: string; name: string; payload: string | null; sentAt: number }[] }
+  | { ok: false; reason: 'fenced' };
+
+/** SQLSTATEs of a transaction the server rolled back and reported so: repeating it is always safe. */
+const ROLLED_BACK_SQLSTATES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+/** SQLSTATEs of connection trouble (with the rolled-back ones, worth a retry). */
+const RETRYABLE_SQLSTATES = new Set([
+  ...ROLLED_BACK_SQLSTATES,
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+  '53300', // too_many_connections
+]);
+
+/** Connection-level trouble: no SQLSTATE of an ordinary statement error, or a state listed above. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  if (code !== undefined) {
+    if (RETRYABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+    // Node socket errors.
+    if (/^E[A-Z]+$/.test(code)) return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(code);
+    return false;
+  }
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|timeout exceeded when trying to connect/i.test(
+    message,
+  );
+}
+
+/** The connection string with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How an operation may be retried after a connection error. */
+type Retry = 'always' | 'if-not-sent';
+
+export class PostgresStore implements Store {
+  readonly label: string;
+  readonly schema: string;
+  private readonly q: string;
+  private readonly options: PostgresStoreOptions;
+  private poolValue: Pool | undefined;
+  private readonly ownsPool: boolean;
+  private opening: Promise<void> | undefined;
+  private closed = false;
+  /** How many migrations the last open() applied (0 if the schema was current or another worker did it). */
+  migrationsApplied = 0;
+  private readonly sql: ReturnType<typeof statements>;
+  private listener: WakeListener | undefined;
+  private lastPrune = 0;
+
+  constructor(options: PostgresStoreOptions) {
+    if (!options.connectionString && !options.pool) {
+      throw new KeelError(ErrorCode.Config, 'PostgresStore needs a connectionString or a pool, e.g. { connectionString: process.env.KEEL_DATABASE_URL }.');
+    }
+    this.options = { ...options };
+    this.schema = options.schema ?? 'keel';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.schema) || /^pg_/i.test(this.schema)) {
+      throw new KeelError(
+        ErrorCode.Config,
+        `Invalid PostgreSQL schema name '${this.schema}': use letters, digits and underscores (at most 63), starting with a letter or underscore and not with 'pg_' (reserved by PostgreSQL).`,
+      );
+    }
+    this.q = quoteIdent(this.schema);
+    this.sql = statements(this.q);
+    this.label = `postgres:${options.connectionString ? redactUrl(options.connectionString) : 'pool'}${this.schema === 'keel' ? '' : ` (schema ${this.schema})`}`;
+    this.ownsPool = !options.pool;
+    this.poolValue = options.pool;
+  }
+
+  /** The pool, for tests and tools that need raw access. */
+  get pool(): Pool {
+    if (!this.poolValue) throw new KeelError(ErrorCode.InvalidState, `The store ${this.label} is not open: call open() before using it.`);
+    return this.poolValue;
+  }
+
+  open(): Promise<void> {
+    if (this.closed) return Promise.reject(new KeelError(ErrorCode.InvalidState, `The store ${this.label} was closed; create a new one.`));
+    return (this.opening ??= this.connect().catch((err: unknown) => {
+      this.opening = undefined;
+      throw err;
+    }));
+  }
+
+  private async connect(): Promise<void> {
+    if (!this.poolValue) {
+      const config: PoolConfig = {
+        connectionString: this.options.connectionString,
+        max: this.options.max ?? 10,
+        application_name: this.options.applicationName ?? 'keel',
+        connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
+      };
+      const pool = new pg.Pool(config);
+      // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool
+      // and replaced on next use; without a listener the error would crash the process.
+      pool.on('error', (err) => this.warn('An idle PostgreSQL connection failed; the pool replaces it', err));
+      // A connection can also fail while checked out between queries, or after it was released
+      // with an error; pg then emits 'error' on the client, which would crash the process without
+      // a listener. The failure itself reaches the caller through its query, or the pool drops it.
+      pool.on('connect', (client) => client.on('error', (err) => this.warn('A PostgreSQL connection failed', err)));
+      this.poolValue = pool;
+    }
+    let client: PoolClient;
+    try {
+      client = await this.poolValue.connect();
+    } catch (err) {
+      if (this.ownsPool) {
+        const pool = this.poolValue;
+        this.poolValue = undefined;
+        await pool.end().catch(() => {});
+      }
+      throw this.unreachable(err);
+    }
+    try {
+      this.migrationsApplied = await migrate(client, this.schema, this.label);
+      client.release();
+    } catch (err) {
+      client.release(coerceError(err));
+      throw err;
+    }
+  }
+
+  /** A clear error for a database that cannot be reached at start: host, database, what to check. */
+  private unreachable(err: unknown): KeelError {
+    const cause = coerceError(err);
+    const url = this.options.connectionString;
+    let where = 'the database of the given pool';
+    if (url) {
+      try {
+        const u = new URL(url);
+        const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || u.username || 'postgres';
+        where = `host ${u.hostname || 'localhost'}:${u.port || '5432'}, database '${db}' (${redactUrl(url)})`;
+      } catch {
+        where = redactUrl(url);
+      }
+    }
+    const code = (cause as { code?: unknown }).code;
+    const hint =
+      code === '3D000'
+        ? 'the database does not exist: create it (createdb) or fix the name in the URL'
+        : code === '28P01' || code === '28000'
+          ? 'the user or password was refused: check the credentials in the URL and pg_hba.conf'
+          : 'check that the server is running and accepts TCP connections on that host and port, and that the URL in KEEL_DATABASE_URL / DATABASE_URL (or the store option) is right';
+    return new KeelError(ErrorCode.StoreUnreachable, `Cannot connect to PostgreSQL at ${where}: ${cause.message}. ${hint[0]?.toUpperCase()}${hint.slice(1)}.`, {
+      cause,
+      details: { store: this.label },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
+    await this.opening?.catch(() => {});
+    const pool = this.poolValue;
+    this.poolValue = undefined;
+    if (pool && this.ownsPool) await pool.end();
+  }
+
+  private warn(message: string, err: unknown): void {
+    this.options.onWarning?.(message, coerceError(err));
+  }
+
+  /**
+   * Run `fn` on a pooled connection, retrying through connection errors with backoff (50 ms up to
+   * 2 s, for `retryForMs`). `'always'`: safe to repeat (reads, idempotent updates, keyed batches);
+   * `'if-not-sent'`: retried only when no connection could be had, since the statement may have
+   * committed.
+   */
+  private async withClient<T>(retry: Retry, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const pool = this.pool;
+    const deadline = Date.now() + (this.options.retryForMs ?? 30_000);
+    let delay = 50;
+    for (let attempt = 1; ; attempt++) {
+      let client: PoolClient | undefined;
+      let sent = false;
+      try {
+        client = await pool.connect();
+        sent = true;
+        const result = await fn(client);
+        client.release();
+        return result;
+      } catch (err) {
+        // A failed connection is destroyed rather than returned to the pool.
+        client?.release(isConnectionError(err) ? coerceError(err) : undefined);
+        const code = (err as { code?: unknown }).code;
+        const rolledBack = typeof code === 'string' && ROLLED_BACK_SQLSTATES.has(code);
+        const retryable = ((isConnectionError(err) && (retry === 'always' || !sent)) || rolledBack) && !this.closed;
+        if (!retryable || Date.now() + delay > deadline) throw coerceError(err);
+        this.warn(`PostgreSQL connection error (attempt ${attempt}); retrying in ${delay} ms`, err);
+        await sleep(delay);
+        delay = Math.min(2_000, delay * 2);
+      }
+    }
+  }
+
+  private rows<R extends QueryResultRow>(retry: Retry, text: string, values: unknown[]): Promise<R[]> {
+    return this.withClient(retry, async (c) => (await c.query<R>({ text, values })).rows);
+  }
+
+  async createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
+    const claim = input.claim;
+    const started = JSON.stringify(startedEvent(input, input.parentId));
+    const values = [
+      input.id,
+      input.kind,
+      input.workflow,
+      input.version,
+      claim ? 'running' : 'pending',
+      toJson(input.input),
+      input.parentId ?? null,
+      now,
+      claim ? null : now,
+      claim?.owner ?? null,
+      claim?.expiresAt ?? null,
+      claim ? 1 : 0,
+      started,
+    ];
+    // Retried only if nothing was sent: a repeat after an unknown outcome would report an existing
+    // run as not created and lose its claim until the lease expires.
+    const rows = await this.rows<RunRow & { created: boolean }>('if-not-sent', this.sql.createRun, values);
+    const row = rows[0] ?? (await this.rows<RunRow>('always', this.sql.getRun, [input.id]))[0];
+    if (!row) throw new KeelError(ErrorCode.InvalidState, `Run '${input.id}' vanished while it was being created.`);
+    const created = rows[0]?.created === true;
+    const run = rowToRun(row);
+    if (created && claim) return { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } };
+    return { created, run };
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const [row] = await this.rows<RunRow>('always', this.sql.getRun, [id]);
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async findRunIds(prefix: string, limit: number): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>('always', this.sql.findIds, [prefix, Math.max(0, limit)]);
+    return rows.map((r) => r.id);
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunPage> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+    if (statuses?.length === 0) return { runs: [] };
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (statuses) {
+      values.push(statuses);
+      where.push(statuses.length === 1 ? `status = ($${values.length}::text[])[1]` : `status = ANY ($${values.length}::text[])`);
+    }
+    if (query.workflow !== undefined) {
+      values.push(query.workflow);
+      where.push(`workflow = $${values.length}`);
+    }
+    if (query.parentId !== undefined) {
+      values.push(query.parentId);
+      where.push(`parent_id = $${values.length}`);
+    }
+    if (after) {
+      values.push(after.createdAt, after.id);
+      where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
+    }
+    values.push(limit + 1); // one more than the page tells whether there is a next page
+    const text = `SELECT ${RUN_COLUMNS} FROM ${this.q}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                  ORDER BY created_at DESC, id DESC LIMIT $${values.length}`;
+    const rows = await this.rows<RunRow>('always', text, values);
+    const runs = rows.slice(0, limit).map(rowToRun);
+    const last = runs[runs.length - 1];
+    return rows.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.id) } : { runs };
+  }
+
+  async history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
+    const rows = await this.rows<{ seq: number; at: string; data: string }>('always', this.sql.history, [runId, afterSeq]);
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as EventData), runId, seq: r.seq, at: Number(r.at) }));
+  }
+
+  async inbox(runId: string): Promise<InboxMessage[]> {
+    return (await this.rows<InboxRow>('always', this.sql.inbox, [runId])).map(rowToMessage);
+  }
+
+  async sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
+    const json = toJson(payload);
+    // Not repeated after an unknown outcome: that could store the signal twice.
+    const [row] = await this.rows<{ status: RunStatus; id: string | null }>('if-not-sent', this.sql.sendSignal, [runId, name, json, now]);
+    if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+    if (row.id === null || isTerminal(row.status)) {
+      throw new ConflictError(`Run '${runId}' is ${row.status}; it takes no more signals.`, { runId, status: row.status });
+    }
+    return { id: Number(row.id), runId, name, payload: fromJson(json), sentAt: now };
+  }
+
+  async claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
+    const expiresAt = opts.now + opts.leaseMs;
+    if (opts.limit <= 0) return [];
+    // Repeating after an unknown outcome is safe: runs claimed by the lost attempt come back when
+    // their lease expires.
+    const rows = await this.rows<{ id: string; lease_token: number; due_at: string }>('always', this.sql.claimDue, [
+      opts.now,
+      opts.limit,
+      opts.owner,
+      expiresAt,
+    ]);
+    return rows
+      .sort((a, b) => Number(a.due_at) - Number(b.due_at))
+      .map((r) => ({ runId: r.id, owner: opts.owner, token: r.lease_token, expiresAt }));
+  }
+
+  async claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
+    const expiresAt = opts.now + opts.leaseMs;
+    const [row] = await this.rows<{ lease_token: number }>('if-not-sent', this.sql.claimRun, [runId, opts.owner, expiresAt, opts.now]);
+    return row ? { runId, owner: opts.owner, token: row.lease_token, expiresAt } : undefined;
+  }
+
+  async renewLeases(
+    leases: { runId: string; token: number }[],
+    expiresAt: number,
+  ): Promise<{ lost: string[]; cancelRequested: string[] }> {
+    if (leases.length === 0) return { lost: [], cancelRequested: [] };
+    const rows = await this.rows<{ id: string; cancel: boolean }>('always', this.sql.renew, [
+      leases.map((l) => l.runId),
+      leases.map((l) => l.token),
+      expiresAt,
+    ]);
+    const renewed = new Set(rows.map((r) => r.id));
+    return {
+      lost: leases.filter((l) => !renewed.has(l.runId)).map((l) => l.runId),
+      cancelRequested: rows.filter((r) => r.cancel).map((r) => r.id),
+    };
+  }
+
+  async releaseLease(runId: string, token: number, now: number): Promise<void> {
+    await this.rows('always', this.sql.release, [runId, token, now]);
+  }
+
+  async leaseOwners(): Promise<string[]> {
+    return (await this.rows<{ owner: string }>('always', this.sql.leaseOwners, [])).map((r) => r.owner);
+  }
+
+  async expireLeases(owners: string[]): Promise<number> {
+    if (owners.length === 0) return 0;
+    return (await this.rows<{ id: string }>('always', this.sql.expireLeases, [owners])).length;
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const [row] = await this.rows<{ at: string | null }>('always', this.sql.nextWakeAt, []);
+    return row?.at == null ? undefined : Number(row.at);
+  }
+
+  async write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
+    if (batch.length === 0) return [];
+    // Serialise first: a value JSON cannot hold refuses the batch before anything is sent.
+    const json = JSON.stringify(batch.map(prepareWrite));
+    const batchId = crypto.randomUUID();
+    let row: { results: RawResult[] } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        [row] = await this.rows<{ results: RawResult[] }>('always', this.sql.write, [batchId, json, now]);
+        break;
+      } catch (err) {
+        // A retry raced the lost attempt, which committed after all: the next call finds its results.
+        if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
+      }
+    }
+    if (!row) throw new KeelError(ErrorCode.InvalidState, 'apply_writes returned no row');
+    this.maybePrune();
+    return row.results.map((r) =>
+      r.ok
+        ? {
+            ok: true,
+            lastSeq: r.lastSeq,
+            suspended: r.suspended,
+            pending: r.pending.map((m) => ({ id: Number(m.id), runId: m.runId, name: m.name, payload: fromJson(m.payload), sentAt: Number(m.sentAt) })),
+          }
+        : { ok: false, reason: 'fenced' },
+    );
+  }
+
+  /** Drop write-log rows old enough that no retry can still ask for them (at most once a minute). */
+  private maybePrune(): void {
+    const t = Date.now();
+    if (t - this.lastPrune < 60_000) return;
+    this.lastPrune = t;
+    this.rows('always', this.sql.prune, []).catch((err: unknown) => this.warn('Pruning the write log failed', err));
+  }
+
+  /**
+   * Call `onWake` whenever another connection made a run due or gave it a wake-up time (LISTEN on
+   * `<schema>.wake`), and once after every reconnection (notifications may have been missed).
+   * The listening connection is dedicated, shared by all subscribers, and reconnects with backoff.
+   */
+  async subscribe(onWake: () => void): Promise<() => Promise<void>> {
+    await this.open();
+    this.listener ??= new WakeListener(this.poolOptions(), `${this.schema}.wake`, (m, e) => this.warn(m, e));
+    const listener = this.listener;
+    await listener.add(onWake);
+    return async () => {
+      if (listener.remove(onWake) === 0 && this.listener === listener) {
+        this.listener = undefined;
+        await listener.close();
+      }
+    };
+  }
+
+  private poolOptions(): pg.ClientConfig {
+    const opts: pg.ClientConfig = (this.poolValue as { options?: pg.ClientConfig } | undefined)?.options ?? {};
+    return {
+      ...opts,
+      connectionString: this.options.connectionString ?? opts.connectionString,
+      application_name: `${this.options.applicationName ?? 'keel'}-listen`,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
+    };
+  }
+}
+
+function statements(q: string) {
+  const terminal = "('completed', 'failed', 'cancelled')";
+  return {
+    getRun: `SELECT ${RUN_COLUMNS} FROM ${q}.runs WHERE id = $1`,
+    createRun: `
+      WITH ins AS (
+        INSERT INTO ${q}.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
+                              wake_at, lease_owner, lease_expires_at, lease_token, last_seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, 1)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING ${RUN_COLUMNS}
+      ), ev AS (
+        INSERT INTO ${q}.events (run_id, seq, at, data) SELECT id, 1, $8, $13 FROM ins
+      )
+      SELECT ${RUN_COLUMNS}, true AS created FROM ins
+      UNION ALL
+      SELECT ${RUN_COLUMNS}, false AS created FROM ${q}.runs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
+    findIds: `SELECT id FROM ${q}.runs WHERE id >= $1 AND starts_with(id, $1) ORDER BY id LIMIT $2`,
+    history: `SELECT seq, at, data FROM ${q}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
+    inbox: `SELECT id, run_id, name, payload, sent_at FROM ${q}.inbox WHERE run_id = $1 ORDER BY id`,
+    sendSignal: `SELECT run_status AS status, message_id AS id FROM ${q}.send_signal($1, $2, $3, $4)`,
+    claimDue: `
+      WITH due AS (
+        SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${q}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = $3,
+                            lease_expires_at = $4, updated_at = $1, wake_at = NULL
+      FROM due WHERE r.id = due.id
+      RETURNING r.id, r.lease_token, due.due_at`,
+    claimRun: `
+      UPDATE ${q}.runs SET status = 'running', lease_token = lease_token + 1, lease_owner = $2, lease_expires_at = $3,
+                          updated_at = $4, wake_at = NULL
+      WHERE id = $1 AND status NOT IN ${terminal}
+        AND NOT (status = 'running' AND coalesce(lease_expires_at, 0) > $4)
+      RETURNING lease_token`,
+    renew: `
+      WITH upd AS (
+        UPDATE ${q}.runs r SET lease_expires_at = $3
+        FROM unnest($1::text[], $2::int[]) AS l(id, token)
+        WHERE r.id = l.id AND r.lease_token = l.token AND r.status = 'running'
+        RETURNING r.id
+      )
+      SELECT upd.id, EXISTS (SELECT 1 FROM ${q}.inbox i WHERE i.run_id = upd.id AND i.name = '@cancel') AS cancel FROM upd`,
+    release: `
+      UPDATE ${q}.runs SET status = 'pending', wake_at = $3, updated_at = $3, lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+    leaseOwners: `SELECT DISTINCT lease_owner AS owner FROM ${q}.runs WHERE status = 'running' AND lease_owner IS NOT NULL`,
+    expireLeases: `
+      UPDATE ${q}.runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ANY ($1::text[]) RETURNING id`,
+    nextWakeAt: `SELECT min(due_at) AS at FROM ${q}.runs WHERE due_at IS NOT NULL`,
+    write: `SELECT ${q}.apply_writes($1, $2, $3) AS results`,
+    prune: `DELETE FROM ${q}.write_log WHERE created < now() - interval '15 minutes'`,
+  };
+}
+
+/** The dedicated LISTEN connection: reconnects with backoff (100 ms up to 5 s) until closed. */
+class WakeListener {
+  private client: pg.Client | undefined;
+  private readonly subscribers = new Set<() => void>();
+  private closed = false;
+  private connecting: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private delay = 100;
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly channel: string,
+    private readonly warn: (message: string, err: unknown) => void,
+  ) {}
+
+  async add(onWake: () => void): Promise<void> {
+    this.subscribers.add(onWake);
+    if (!this.client && !this.connecting) {
+      this.connecting = this.connect();
+      try {
+        await this.connecting;
+      } finally {
+        this.connecting = undefined;
+      }
+    } else if (this.connecting) {
+      await this.connecting.catch(() => {});
+    }
+  }
+
+  remove(onWake: () => void): number {
+    this.subscribers.delete(onWake);
+    return this.subscribers.size;
+  }
+
+  private notify(): void {
+    for (const s of [...this.subscribers]) {
+      try {
+        s();
+      } catch (err) {
+        this.warn('A wake-up subscriber threw', err);
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.config);
+    client.on('notification', (msg) => {
+      if (msg.channel === this.channel) this.notify();
+    });
+    client.on('error', (err) => {
+      this.warn('The PostgreSQL LISTEN connection failed; reconnecting', err);
+      this.lost(client);
+    });
+    client.on('end', () => this.lost(client));
+    await client.connect();
+    try {
+      await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.client = client;
+    this.delay = 100;
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.removeAllListeners('end');
+    client.end().catch(() => {});
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().then(
+        // Anything may have become due while we were not listening.
+        () => this.notify(),
+        (err: unknown) => {
+          this.warn(`Reconnecting the PostgreSQL LISTEN connection failed; retrying in ${this.delay} ms`, err);
+          this.delay = Math.min(5_000, this.delay * 2);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.delay);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.connecting?.catch(() => {});
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+    }
+  }
+}

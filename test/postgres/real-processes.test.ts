@@ -1,0 +1,184 @@
+/**
+ * Real worker processes on the real PostgreSQL server: scale-out with a SIGKILLed worker, a worker
+ * whose connections are cut with pg_terminate_backend, and four processes migrating one empty
+ * database at once. Each test uses its own database, dropped afterwards.
+ */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/storage/postgres/migrations.js';
+import { createTestDatabase } from './pg-helpers.js';
+import { killAll, spawnScript, type Child } from './processes.js';
+
+const SCALE_RUNS = Number(process.env.KEEL_SCALE_RUNS ?? 5_000);
+const SCHEMA = 'keel';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(tag: string) {
+  const db = await createTestDatabase(tag);
+  const dir = mkdtempSync(join(tmpdir(), `keel-${tag}-`));
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const children: Child[] = [];
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => db.drop());
+  cleanups.push(() => pool.end());
+  cleanups.push(() => killAll(children));
+  const env = (extra: Record<string, string>) => ({ KEEL_DATABASE_URL: db.url, KEEL_SCHEMA: SCHEMA, ...extra });
+  const start = (script: string, extra: Record<string, string> = {}) => {
+    const child = spawnScript(script, env(extra));
+    children.push(child);
+    return child;
+  };
+  const q = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => (await pool.query<R>(text, values)).rows;
+  return { db, dir, start, q };
+}
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What each run's history must hold, in order, once duplicates of step.started (re-tried after a
+ * takeover) are set aside: any interleaving of two workers would break it. */
+const EXPECTED = ['run.started', 'step.completed:a', 'timer.scheduled', 'timer.fired', 'signal.received', 'step.completed:b', 'step.completed:c', 'run.completed'];
+
+async function checkHistories(q: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<R[]>, runs: number) {
+  const statuses = await q<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM ${SCHEMA}.runs GROUP BY status`);
+  expect(statuses).toEqual([{ status: 'completed', n: runs }]);
+  const dupes = await q(
+    `SELECT run_id, data::json->>'pos' AS pos, count(*) FROM ${SCHEMA}.events
+     WHERE data::json->>'type' IN ('step.completed', 'timer.fired', 'signal.received', 'run.completed')
+     GROUP BY 1, 2, data::json->>'type' HAVING count(*) > 1`,
+  );
+  expect(dupes).toEqual([]);
+  const gaps = await q(
+    `SELECT r.id FROM ${SCHEMA}.runs r JOIN ${SCHEMA}.events e ON e.run_id = r.id GROUP BY r.id, r.last_seq
+     HAVING count(*) <> r.last_seq OR max(e.seq) <> r.last_seq`,
+  );
+  expect(gaps).toEqual([]);
+  const rows = await q<{ run_id: string; seq: number; type: string; name: string | null }>(
+    `SELECT run_id, seq, data::json->>'type' AS type, data::json->>'name' AS name FROM ${SCHEMA}.events ORDER BY run_id, seq`,
+  );
+  const byRun = new Map<string, string[]>();
+  for (const r of rows) {
+    if (r.type === 'step.started') continue;
+    const list = byRun.get(r.run_id) ?? [];
+    list.push(r.type === 'step.completed' ? `${r.type}:${r.name}` : r.type);
+    byRun.set(r.run_id, list);
+  }
+  const bad = [...byRun].filter(([, list]) => list.join() !== EXPECTED.join());
+  expect(bad.slice(0, 3)).toEqual([]);
+  const outputs = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${SCHEMA}.runs WHERE output::int = (substring(id from 6)::int + 1) * 2`);
+  expect(outputs).toEqual([{ n: runs }]);
+}
+
+describe('PostgreSQL with real worker processes', () => {
+  it(`scale-out: 4 workers share ${SCALE_RUNS} runs, one is SIGKILLed mid-run, the others finish its runs`, async () => {
+    const { dir, start, q } = await setup('scale');
+    const effects = (w: string) => join(dir, `${w}.effects`);
+    const workers = ['w0', 'w1', 'w2', 'w3'].map((w) => start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '2000' }));
+    await Promise.all(workers.map((w) => w.waitFor('ready')));
+    const t0 = Date.now();
+    const client = start('client.ts', { KEEL_RUNS: String(SCALE_RUNS) });
+
+    const completed = async () => (await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${SCHEMA}.runs WHERE status = 'completed'`))[0]?.n ?? 0;
+    await until('a third of the runs to complete', async () => (await completed()) >= SCALE_RUNS / 3, 240_000);
+    const victim = workers[0]!;
+    // Runs the victim holds right now: it dies with them claimed.
+    const held = await q<{ id: string }>(`SELECT id FROM ${SCHEMA}.runs WHERE status = 'running' AND lease_owner LIKE 'w0/%'`);
+    victim.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    await victim.exited;
+
+    await client.waitFor('done', 240_000);
+    await until('every run to complete', async () => (await completed()) === SCALE_RUNS, 240_000);
+    const seconds = (Date.now() - t0) / 1000;
+    for (const w of workers.slice(1)) w.proc.kill('SIGTERM');
+    await Promise.all(workers.slice(1).map((w) => w.waitFor('stopped')));
+
+    await checkHistories(q, SCALE_RUNS);
+
+    // Side effects: every step ran at least once; the victim's unfinished runs were finished by others.
+    const lines = ['w0', 'w1', 'w2', 'w3'].flatMap((w) =>
+      existsSync(effects(w)) ? readFileSync(effects(w), 'utf8').trim().split('\n').filter(Boolean) : [],
+    );
+    const byWorker = new Map<string, Set<string>>();
+    for (const line of lines) {
+      const [runId, step, w] = line.split(' ');
+      const key = `${runId} ${step}`;
+      const set = byWorker.get(key) ?? new Set<string>();
+      set.add(w!);
+      byWorker.set(key, set);
+    }
+    expect(byWorker.size).toBe(SCALE_RUNS * 3);
+    expect(held.length).toBeGreaterThan(0);
+    // The victim died holding these runs; those whose last step it had not run were finished by others.
+    const takenOver = held.filter(({ id }) => [...(byWorker.get(`${id} c`) ?? [])].some((w) => w !== 'w0'));
+    if (takenOver.length === 0) {
+      console.log(held.slice(0, 10).map(({ id }) => ['a', 'b', 'c'].map((st) => `${id} ${st}:${[...(byWorker.get(`${id} ${st}`) ?? [])].join('+')}`).join(' ')));
+    }
+    expect(takenOver.length).toBeGreaterThan(0);
+    // …only once its lease expired: lease 2 s, renewed every ~667 ms, so at least ~1.3 s after the kill.
+    const [first] = await q<{ at: string }>(
+      `SELECT min(at) AS at FROM ${SCHEMA}.events WHERE run_id = ANY ($1) AND at > $2`,
+      [takenOver.map((h) => h.id), killedAt + 50],
+    );
+    expect(Number(first?.at) - killedAt).toBeGreaterThanOrEqual(1_200);
+    console.log(
+      `scale-out: ${SCALE_RUNS} runs in ${seconds.toFixed(1)} s with 4 workers (one killed after ${((killedAt - t0) / 1000).toFixed(1)} s holding ${held.length} runs); ` +
+        `${takenOver.length} taken over after the lease expired; ${lines.length - SCALE_RUNS * 3} step side effects repeated`,
+    );
+  }, 300_000);
+
+  it('connection drop: a worker whose backends are terminated mid-run completes every run exactly once', async () => {
+    const { dir, start, q } = await setup('drop');
+    const runs = 200;
+    const worker = start('worker.ts', { KEEL_WORKER: 'w0', KEEL_EFFECTS: join(dir, 'w0.effects'), KEEL_LEASE_MS: '5000', KEEL_APP: 'keel-drop-worker' });
+    await worker.waitFor('ready');
+    const client = start('client.ts', { KEEL_RUNS: String(runs) });
+    let kills = 0;
+    let stop = false;
+    const killer = (async () => {
+      while (!stop) {
+        const killed = await q<{ t: boolean }>(
+          "SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE application_name LIKE 'keel-drop-worker%' AND pid <> pg_backend_pid()",
+        );
+        kills += killed.length;
+        // Often enough to cut queries in flight, not so often that no query can finish on 2 cores.
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    const completed = async () => (await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${SCHEMA}.runs WHERE status = 'completed'`))[0]?.n ?? 0;
+    try {
+      await until('half of the runs', async () => (await completed()) >= runs / 2, 60_000);
+    } finally {
+      stop = true;
+      await killer;
+    }
+    await client.waitFor('done', 120_000);
+    await until('every run', async () => (await completed()) === runs, 120_000);
+    worker.proc.kill('SIGTERM');
+    await worker.waitFor('stopped');
+    expect(kills).toBeGreaterThan(5);
+    await checkHistories(q, runs);
+  }, 200_000);
+
+  it('migrations race: 4 processes open one empty database at the same instant; exactly one migrates', async () => {
+    const { start, q } = await setup('migrate');
+    const at = String(Date.now() + 1_500);
+    const procs = [0, 1, 2, 3].map(() => start('migrate.ts', { KEEL_START_AT: at }));
+    await Promise.all(procs.map((p) => p.exited));
+    const applied = procs.map((p) => (JSON.parse(p.stdout.trim()) as { applied: number }).applied).sort();
+    expect(applied).toEqual([0, 0, 0, SCHEMA_VERSION]);
+    expect(await q(`SELECT version FROM ${SCHEMA}.schema_migrations`)).toEqual([{ version: SCHEMA_VERSION }]);
+  }, 60_000);
+});

@@ -1,0 +1,182 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../src/core/errors.js';
+import { PostgresStore } from '../src/storage/postgres/index.js';
+import { SCHEMA_VERSION } from '../src/storage/postgres/migrations.js';
+import { describeStoreContract } from './store-contract.js';
+import { createTestDatabase } from './postgres/pg-helpers.js';
+
+const T0 = 1_700_000_000_000;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let schemas = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase('store');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** Each contract test runs in its own schema of the file's database, dropped afterwards. */
+describeStoreContract('postgres', () => {
+  const schema = `contract_${++schemas}`;
+  const store = new PostgresStore({ connectionString: db.url, schema, max: 4 });
+  return Promise.resolve({
+    store,
+    cleanup: async () => {
+      await store.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await store.close();
+    },
+  });
+});
+
+describe('PostgresStore', () => {
+  const opened: PostgresStore[] = [];
+  let n = 0;
+
+  async function openStore(options: Partial<ConstructorParameters<typeof PostgresStore>[0]> = {}): Promise<PostgresStore> {
+    const store = new PostgresStore({ connectionString: db.url, schema: `store_${++n}`, max: 3, ...options });
+    opened.push(store);
+    await store.open();
+    return store;
+  }
+
+  async function sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<R[]> {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  afterAll(async () => {
+    for (const s of opened.reverse()) {
+      await s.close().catch(() => {});
+      await sql(`DROP SCHEMA IF EXISTS "${s.schema}" CASCADE`);
+    }
+  });
+
+  async function claimed(store: PostgresStore, id: string) {
+    const { lease } = await store.createRun(
+      { id, kind: 'workflow', workflow: 'w', version: '1', input: null, claim: { owner: 'w1', expiresAt: T0 + 60_000 } },
+      T0,
+    );
+    return lease!;
+  }
+
+  it('migrates into the configured schema once; opening again applies nothing', async () => {
+    const store = await openStore({ schema: 'my_app_keel' });
+    expect(store.migrationsApplied).toBe(SCHEMA_VERSION);
+    const tables = await sql<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'my_app_keel' ORDER BY table_name",
+    );
+    expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'write_log']);
+    const again = await openStore({ schema: 'my_app_keel' });
+    expect(again.migrationsApplied).toBe(0);
+    expect(await sql('SELECT version FROM my_app_keel.schema_migrations')).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it('refuses a schema newer than the code with SCHEMA_TOO_NEW and changes nothing', async () => {
+    const store = await openStore();
+    await sql(`INSERT INTO "${store.schema}".schema_migrations (version, description) VALUES ($1, 'from the future')`, [SCHEMA_VERSION + 1]);
+    const newer = new PostgresStore({ connectionString: db.url, schema: store.schema });
+    opened.push(newer);
+    await expect(newer.open()).rejects.toMatchObject({
+      code: ErrorCode.SchemaTooNew,
+      details: { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION },
+    });
+    expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: 2 }]);
+  });
+
+  it('names host and database, hides the password and says what to check when the server is unreachable', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://keel:s3cret@127.0.0.1:1/orders', connectTimeoutMs: 2_000 });
+    const err = (await store.open().catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe(ErrorCode.StoreUnreachable);
+    expect(err.message).toContain('127.0.0.1:1');
+    expect(err.message).toContain("database 'orders'");
+    expect(err.message).toMatch(/check that the server is running/i);
+    expect(err.message).not.toContain('s3cret');
+    expect(store.label).not.toContain('s3cret');
+
+    const missing = new PostgresStore({ connectionString: `${db.url}_missing` });
+    await expect(missing.open()).rejects.toMatchObject({ code: ErrorCode.StoreUnreachable, message: expect.stringMatching(/does not exist/) });
+  });
+
+  it('a write batch sent twice with the same id applies once and returns the same results', async () => {
+    const store = await openStore();
+    const lease = await claimed(store, 'r1');
+    const batch = JSON.stringify([{ r: 'r1', k: lease.token, e: [{ type: 'step.started', pos: 1, name: 'a', attempt: 1 }], c: [], cr: [], d: [], le: 0 }]);
+    const id = crypto.randomUUID();
+    const call = `SELECT "${store.schema}".apply_writes($1, $2, $3) AS r`;
+    const [first] = await sql<{ r: unknown }>(call, [id, batch, T0 + 1]);
+    const [second] = await sql<{ r: unknown }>(call, [id, batch, T0 + 2]);
+    expect(first?.r).toEqual([{ ok: true, lastSeq: 2, suspended: false, pending: [] }]);
+    expect(second?.r).toEqual(first?.r);
+    expect(await store.history('r1')).toHaveLength(2);
+  });
+
+  it('rides through pg_terminate_backend: idle connections are replaced, a cut write is sent again and applied once', async () => {
+    const store = await openStore({ applicationName: 'keel-terminate-test' });
+    const lease = await claimed(store, 'r1');
+    const kill = () => sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keel-terminate-test'");
+
+    await kill();
+    expect(await store.write([{ runId: 'r1', token: lease.token, events: [{ type: 'step.started', pos: 1, name: 'a', attempt: 1 }] }], T0 + 1)).toEqual([
+      { ok: true, lastSeq: 2, suspended: false, pending: [] },
+    ]);
+
+    // Hold the run's row lock so the next write blocks inside its call, then cut its connection.
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT 1 FROM "${store.schema}".runs WHERE id = 'r1' FOR UPDATE`);
+    const pending = store.write([{ runId: 'r1', token: lease.token, events: [{ type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: 42 }] }], T0 + 2);
+    for (let i = 0; i < 100; i++) {
+      const waiting = await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = 'keel-terminate-test' AND wait_event_type = 'Lock'");
+      if (waiting.length > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await kill();
+    await blocker.query('COMMIT');
+    await blocker.end();
+    expect(await pending).toEqual([{ ok: true, lastSeq: 3, suspended: false, pending: [] }]);
+    const history = await store.history('r1');
+    expect(history.map((e) => e.type)).toEqual(['run.started', 'step.started', 'step.completed']);
+  });
+
+  it('subscribe: wakes on a new run from another connection, and again after its connection is cut', async () => {
+    const store = await openStore({ applicationName: 'keel-listen-test' });
+    const other = new PostgresStore({ connectionString: db.url, schema: store.schema });
+    opened.push(other);
+    await other.open();
+    let wakes = 0;
+    const unsubscribe = await store.subscribe(() => wakes++);
+    const waitFor = async (what: string, cond: () => boolean) => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      if (!cond()) throw new Error(`timed out waiting for ${what}`);
+    };
+
+    await other.createRun({ id: 'a', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0);
+    await waitFor('first wake', () => wakes >= 1);
+
+    // A claimed run is not news for other workers; a suspension with a timer is.
+    const before = wakes;
+    const lease = await claimed(other, 'b');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(wakes).toBe(before);
+    await other.write([{ runId: 'b', token: lease.token, events: [], transition: { status: 'waiting', wakeAt: T0 + 50, waitingFor: [] } }], T0 + 1);
+    await waitFor('timer wake', () => wakes > before);
+
+    await sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keel-listen-test-listen'");
+    const afterCut = wakes;
+    await waitFor('reconnection', () => wakes > afterCut); // one wake on reconnecting
+    const reconnected = wakes;
+    await other.sendSignal('a', 'x', 1, T0 + 2); // a pending run: no wake needed
+    await other.createRun({ id: 'c', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0);
+    await waitFor('wake after reconnection', () => wakes > reconnected);
+    await unsubscribe();
+  });
+});
