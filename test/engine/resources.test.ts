@@ -22,7 +22,7 @@ describe('every start has a release', () => {
     const engine = createEngine({ store: `sqlite:${join(dir, 'res.db')}`, workflows: [waits] });
     await engine.start();
     const runs = await Promise.all([engine.run(waits, undefined), engine.run(waits, undefined)]);
-    const pending = runs[0]!.result().catch(() => 'stopped');
+    const pending = runs[0].result().catch(() => 'stopped');
     for (let i = 0; i < 200 && (await engine.listRuns({ status: 'waiting' })).runs.length < 2; i++) await new Promise((r) => setImmediate(r));
     expect(timers()).toBeGreaterThan(before);
     await engine.stop();
