@@ -1,0 +1,174 @@
+/**
+ * Keel vs DBOS Transact on the same PostgreSQL server, in the same script run, on the same 3-step
+ * workflow: sequential latency per workflow (p50, p99) and throughput (workflows/s), Keel with 1
+ * and 2 worker processes. Prints the ratios. Not a test: nothing is asserted.
+ *
+ *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
+ *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000)
+ *
+ * A fresh database is created for the run and dropped at the end.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const ADMIN_URL = process.env.KEEL_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SEQ = Number(process.env.BENCH_SEQ ?? 500);
+const N = Number(process.env.BENCH_N ?? 4000);
+const WINDOW = 200; // workflows in flight at once in the throughput runs
+
+interface Figures {
+  p50?: number;
+  p99?: number;
+  throughput: number;
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+
+async function sequential(once: (i: number) => Promise<unknown>, n: number): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 50; i++) await once(-1 - i); // warm-up
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await once(i);
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+async function concurrent(once: (i: number) => Promise<unknown>, n: number, offset = 0): Promise<number> {
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: WINDOW }, async () => {
+      while (next < n) await once(offset + next++);
+    }),
+  );
+  return performance.now() - t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keel worker process: `postgres.ts keel <url> <mode> <n> <offset> <startAt>`
+
+async function keelWorker(url: string, mode: string, n: number, offset: number, startAt: number): Promise<void> {
+  const { createEngine, defineWorkflow } = await import('../src/index.js');
+  const { PostgresStore } = await import('../src/storage/postgres/index.js');
+  const three = defineWorkflow({
+    name: 'three',
+    async run(ctx, x: number) {
+      const a = await ctx.step('s1', () => x + 1);
+      const b = await ctx.step('s2', () => a + 1);
+      return ctx.step('s3', () => b + 1);
+    },
+  });
+  const store = new PostgresStore({ connectionString: url, schema: 'keel', max: 10 });
+  const engine = createEngine({ store, workflows: [three] });
+  await engine.start();
+  const once = async (i: number) => (await engine.run(three, i, { id: `${mode}-${i}-${process.pid}` })).result();
+  const out: Record<string, number> = {};
+  if (mode === 'seq') Object.assign(out, await sequential(once, n));
+  else {
+    await concurrent((i) => once(-1 - i), 100); // warm-up
+    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+    const ms = await concurrent(once, n, offset);
+    out.ms = ms;
+    out.end = Date.now();
+  }
+  await engine.stop();
+  await store.close();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+function runKeel(url: string, mode: string, n: number, offset = 0, startAt = 0): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), 'keel', url, mode, String(n), String(offset), String(startAt)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>) : reject(new Error(`keel worker exited ${code}`))));
+  });
+}
+
+async function keelThroughput(url: string, workers: number): Promise<number> {
+  const startAt = Date.now() + 4_000; // every worker warmed up and waiting
+  const each = Math.floor(N / workers);
+  const results = await Promise.all(Array.from({ length: workers }, (_, w) => runKeel(url, `tp${workers}`, each, w * each, startAt)));
+  const end = Math.max(...results.map((r) => r.end ?? 0));
+  return (each * workers) / ((end - startAt) / 1000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DBOS, in its own process too: `postgres.ts dbos <url>`
+
+async function dbosProcess(url: string): Promise<void> {
+  const { DBOS } = await import('@dbos-inc/dbos-sdk');
+  DBOS.setConfig({ name: 'keel-bench', systemDatabaseUrl: url, logLevel: 'error' });
+  const s1 = DBOS.registerStep(async (x: number) => Promise.resolve(x + 1), { name: 's1' });
+  const s2 = DBOS.registerStep(async (x: number) => Promise.resolve(x + 1), { name: 's2' });
+  const s3 = DBOS.registerStep(async (x: number) => Promise.resolve(x + 1), { name: 's3' });
+  const three = DBOS.registerWorkflow(
+    async (x: number) => {
+      const a = await s1(x);
+      const b = await s2(a);
+      return s3(b);
+    },
+    { name: 'three' },
+  );
+  await DBOS.launch();
+  const once = (i: number) => three(i);
+  const lat = await sequential(once, SEQ);
+  await concurrent((i) => once(-1000 - i), 100); // warm-up
+  const ms = await concurrent(once, N, 10_000);
+  await DBOS.shutdown();
+  process.stdout.write(`${JSON.stringify({ ...lat, throughput: N / (ms / 1000) })}\n`);
+}
+
+function runDbos(url: string): Promise<Figures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), 'dbos', url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Figures) : reject(new Error(`dbos exited ${code}`))));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const [mode, url = '', ...rest] = process.argv.slice(2);
+  if (mode === 'keel') return keelWorker(url, rest[0] ?? 'seq', Number(rest[1]), Number(rest[2]), Number(rest[3]));
+  if (mode === 'dbos') return dbosProcess(url);
+
+  const name = `keel_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const dbUrl = new URL(ADMIN_URL);
+  dbUrl.pathname = `/${name}`;
+  const target = dbUrl.toString();
+  try {
+    console.log(`PostgreSQL ${target.replace(/:[^:@/]*@/, ':***@')}; ${SEQ} sequential workflows, ${N} for throughput (${WINDOW} in flight)`);
+    const dbos = await runDbos(target);
+    console.log(`DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.throughput.toFixed(0)} workflows/s`);
+    const keelSeq = await runKeel(target, 'seq', SEQ);
+    const keel1 = await keelThroughput(target, 1);
+    const keel2 = await keelThroughput(target, 2);
+    console.log(`Keel           p50 ${keelSeq.p50?.toFixed(2)} ms  p99 ${keelSeq.p99?.toFixed(2)} ms`);
+    console.log(`Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
+    console.log(`Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
+    const p50 = (keelSeq.p50 ?? NaN) / (dbos.p50 ?? NaN);
+    console.log(
+      `ratios: p50 Keel/DBOS ${p50.toFixed(2)} (target ≤ 0.33); throughput Keel/DBOS 1 worker ${(keel1 / dbos.throughput).toFixed(2)}×, ` +
+        `2 workers ${(keel2 / dbos.throughput).toFixed(2)}× (target ≥ 5×)`,
+    );
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+await main();
