@@ -159,8 +159,9 @@ export class Engine {
   private readonly stopTimeoutMs: number;
   private readonly faults: FaultHook | undefined;
   private readonly active = new Map<string, { execution: RunExecution; token: number }>();
-  private readonly resultWaiters = new Map<string, Set<(outcome: ChildOutcome | undefined) => void>>();
+  private readonly resultWaiters = new Map<string, Set<{ resolve: (outcome: ChildOutcome | undefined) => void; due: number }>>();
   private resultPoll: NodeJS.Timeout | undefined;
+  private resultPollAt = 0;
   private storeValue: Store | undefined;
   private storePromise: Promise<Store> | undefined;
   private readonly ownsStore: boolean;
@@ -292,7 +293,7 @@ export class Engine {
     if (this.writerValue) await this.writerValue.drain();
     if (this.resultPoll) clearTimeout(this.resultPoll);
     this.resultPoll = undefined;
-    for (const waiters of this.resultWaiters.values()) for (const w of waiters) w(undefined);
+    for (const waiters of this.resultWaiters.values()) for (const w of waiters) w.resolve(undefined);
     this.resultWaiters.clear();
     if (this.ownsStore) {
       const s = this.storeValue ?? (await this.storePromise?.catch(() => undefined));
@@ -457,13 +458,18 @@ export class Engine {
 
   private async result<O>(id: string): Promise<O> {
     const store = await this.store();
+    // Runs may end in another process, so the store is read again now and then, less often the
+    // longer a run takes (from the poll interval up to 30 s); a run ending here answers at once.
+    let delay = this.pollIntervalMs;
     for (;;) {
-      // A run executing here reports its end directly; otherwise read the store.
-      const outcome = this.active.has(id) ? undefined : await store.getRun(id).then((run) => {
-        if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
-        return isTerminal(run.status) ? ({ status: run.status, output: run.output, error: run.error } as ChildOutcome) : undefined;
-      });
-      const ended = outcome ?? (await this.nextOutcome(id));
+      const outcome = this.active.has(id)
+        ? undefined
+        : await store.getRun(id).then((run) => {
+            if (!run) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
+            return isTerminal(run.status) ? ({ status: run.status, output: run.output, error: run.error } as ChildOutcome) : undefined;
+          });
+      const ended = outcome ?? (await this.nextOutcome(id, delay));
+      delay = Math.min(delay * 2, Math.max(30_000, this.pollIntervalMs));
       if (!ended) continue;
       if (ended.status === 'completed') return ended.output as O;
       if (ended.status === 'failed') throw new RunFailedError(id, ended.error ?? serializeError(new Error('unknown failure')));
@@ -471,25 +477,38 @@ export class Engine {
     }
   }
 
-  /** The outcome of a run that ends on this worker, or undefined at the next poll (it may end elsewhere). */
-  private nextOutcome(id: string): Promise<ChildOutcome | undefined> {
+  /** The outcome of a run that ends on this worker, or undefined after `delay` ms (it may end elsewhere). */
+  private nextOutcome(id: string, delay: number): Promise<ChildOutcome | undefined> {
     return new Promise((resolve) => {
       let waiters = this.resultWaiters.get(id);
       if (!waiters) this.resultWaiters.set(id, (waiters = new Set()));
-      waiters.add(resolve);
-      this.armResultPoll();
+      const waiter = { resolve, due: Date.now() + delay };
+      waiters.add(waiter);
+      this.armResultPoll(delay);
     });
   }
 
-  /** One timer for all result waiters: runs may end in another process, so look again now and then. */
-  private armResultPoll(): void {
-    if (this.resultPoll) return;
+  /** One timer for all result waiters, woken at the earliest due time. */
+  private armResultPoll(delay: number): void {
+    const at = Date.now() + delay;
+    if (this.resultPoll && this.resultPollAt <= at) return;
+    if (this.resultPoll) clearTimeout(this.resultPoll);
+    this.resultPollAt = at;
     this.resultPoll = setTimeout(() => {
       this.resultPoll = undefined;
-      const all = [...this.resultWaiters.values()];
-      this.resultWaiters.clear();
-      for (const waiters of all) for (const w of waiters) w(undefined);
-    }, this.pollIntervalMs);
+      const now = Date.now();
+      let next = Infinity;
+      for (const [id, waiters] of this.resultWaiters) {
+        for (const w of waiters) {
+          if (w.due <= now) {
+            waiters.delete(w);
+            w.resolve(undefined);
+          } else next = Math.min(next, w.due);
+        }
+        if (waiters.size === 0) this.resultWaiters.delete(id);
+      }
+      if (next !== Infinity) this.armResultPoll(next - now);
+    }, delay);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -661,7 +680,7 @@ export class Engine {
     else this.events.emit({ type: 'run.cancelled', runId });
     const waiters = this.resultWaiters.get(runId);
     this.resultWaiters.delete(runId);
-    for (const waiter of waiters ?? []) waiter(outcome);
+    for (const waiter of waiters ?? []) waiter.resolve(outcome);
     for (const d of delivered ?? []) {
       const target = this.active.get(d.runId);
       if (!target) continue;
