@@ -717,7 +717,7 @@ export class MachineInvalidError extends KeelError {
     super(
       MachineRunCode.Invalid,
       `${fileName} does not verify (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${shown.join('\n')}${errors.length > 10 ? `\n  … and ${errors.length - 10} more` : ''}\n` +
-        `Fix the machine (\`keel machine verify ${fileName}\` lists suggestions), or accept these codes: accept: ${JSON.stringify(codes)}.`,
+        `Fix the machine (\`keel machine verify ${fileName}\` lists suggestions), or accept these codes: accept: ${JSON.stringify(codes)} (\`--accept ${codes.join(',')}\` on the command line).`,
       { details: { fileName, errors } },
     );
     this.errors = errors;
