@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, defineWorkflow, type Engine } from '../../src/index.js';
-import { MemoryStore, SimulatedClock } from '../../src/testing/index.js';
+import { MemoryStore, replayHistory, SimulatedClock } from '../../src/testing/index.js';
 import {
   defineMachineWorkflow,
   loadMachine,
@@ -451,5 +451,75 @@ describe('durable machine runs: effects, timeouts, invoke', () => {
     const history = await second.history(run.id);
     expect(history.filter((e) => e.type === 'step.completed' && e.name === 'machine:select').length).toBeGreaterThan(0);
     expect(history.filter((e) => e.type === 'step.completed' && e.name.startsWith('effect:')).length).toBe(1);
+  });
+
+  it("a timeout entered on a child's end (while the event wait has no deadline) still fires", async () => {
+    const { engine } = testEngine();
+    const source = [
+      '# machine Review',
+      '## events',
+      '- approve',
+      '- worker_done',
+      '## state working [initial]',
+      '- invoke: Worker',
+      '- on_done: worker_done',
+      '- ignore: approve',
+      '## state reviewing',
+      '- timeout: 2h -> expired',
+      '- ignore: worker_done',
+      '## state approved [final]',
+      '## state expired [final]',
+      '## transitions',
+      '| Source | Event | Guard | Target | Action |',
+      '|---|---|---|---|---|',
+      '| working | worker_done | | reviewing | |',
+      '| reviewing | approve | | approved | |',
+      '---',
+      '# machine Worker',
+      '## state busy [initial]',
+      '- timeout: 30m -> finished',
+      '## state finished [final]',
+    ].join('\n');
+    await loadMachine(engine, source, { accept: ['MISSING_ON_ERROR'] });
+    await engine.start();
+    const run = await engine.run('Review', {});
+    await expect(run.result()).resolves.toMatchObject({ state: 'expired' });
+    const history = await engine.history(run.id);
+    const sleep = history.find((e) => e.type === 'timer.scheduled' && e.purpose === 'sleep');
+    const reviewing = history.flatMap((e) => (e.type === 'state.set' && (e.value as MachineRunState).state === 'reviewing' ? [e] : []));
+    expect(reviewing).toHaveLength(1);
+    // The sleep is due 2 h after the machine entered 'reviewing'.
+    expect(sleep).toMatchObject({ fireAt: (reviewing[0]?.at ?? 0) + 7_200_000 });
+  });
+
+  it('recorded machine histories replay against the same code without non-determinism', async () => {
+    const { engine, clock } = testEngine({ autoAdvance: false });
+    const defs = await loadMachine(engine, orderFile, { actions, effects: { Charge: (_e, step) => ({ charge_id: `ch_${step.attempt}` }) } });
+    await engine.start();
+    // A run that ends by its timeout.
+    const late = await engine.run('OrderFlow', {}, { id: 'order-late' });
+    await sendEvent(engine, late.id, 'pay');
+    await sendEvent(engine, late.id, 'nonsense');
+    await sendEvent(engine, late.id, 'packed');
+    await clock.advance('2h');
+    const lateOutput = await late.result();
+    expect(lateOutput).toMatchObject({ state: 'late' });
+    expect(await replayHistory(defs[0]!, await engine.history(late.id))).toEqual({ status: 'completed', output: lateOutput });
+
+    // A child run driven by events.
+    const run = await engine.run('OrderFlow', {}, { id: 'order-replay' });
+    await sendEvent(engine, run.id, 'pay');
+    await sendEvent(engine, run.id, 'packed');
+    await sendEvent(engine, run.id, 'packed');
+    const childId = `${run.id}:${(await machineState(engine, run.id)).children?.[0]?.id}`;
+    await until(engine, childId, (s) => s !== undefined);
+    await sendEvent(engine, childId, 'handed_over', { tracking: 'T-2' });
+    await sendEvent(engine, childId, 'arrived');
+    const childOutput = await engine.handle(childId).result();
+    expect(await replayHistory(defs[1]!, await engine.history(childId))).toEqual({ status: 'completed', output: childOutput });
+    // Not the parent's: replayHistory takes a position without events for the end of the history,
+    // and the parent finished with its event wait still open. The engine-restart test above
+    // covers the parent's replay.
+    await run.result();
   });
 });
