@@ -29,6 +29,7 @@ import type { AnyWorkflow, RetryPolicy, StepContext, WorkflowContext, WorkflowDe
 import type { MachineDef, OrcaFile } from './ast.js';
 import type { Effect } from './event-bus.js';
 import {
+  activeLeaves,
   applyEffectResult,
   initialState,
   MachineEventType,
@@ -377,19 +378,8 @@ class MachineHost {
     const type = typeof message === 'string' ? message : m.type;
     if (typeof type !== 'string' || type === '' || type.startsWith('@')) {
       // Never a crash of the run: a bad event is answered and recorded like any refused event.
-      const text = stateText(this.machine, this.snapshot);
-      const leaf = text.split(', ')[0]?.split('.').pop() ?? text;
-      await this.record({
-        id,
-        type: String(type),
-        result: {
-          taken: false,
-          from: text,
-          to: text,
-          leaf,
-          error: `Invalid event ${JSON.stringify(type)}: an event is a non-empty name that does not start with '@'.`,
-        },
-      });
+      const error = `Invalid event ${JSON.stringify(type)}: an event is a non-empty name that does not start with '@'.`;
+      await this.record({ id, type: String(type), result: this.refused(error) });
       return;
     }
     await this.process(id, m.payload === undefined ? { type } : { type, payload: m.payload });
@@ -417,11 +407,17 @@ class MachineHost {
       commands = out.commands;
     } catch (err) {
       // A throwing action or guard refuses the event; the machine stays where it was.
-      const text = stateText(this.machine, this.snapshot);
-      result = { taken: false, from: text, to: text, leaf: text.split(', ')[0]?.split('.').pop() ?? text, error: coerceError(err).message };
+      result = this.refused(coerceError(err).message);
     }
     const effects = await this.execute(commands);
     await this.record(effects.length > 0 ? { id, type: event.type, result, effects } : { id, type: event.type, result });
+  }
+
+  /** The result of an event refused before the interpreter could take it. */
+  private refused(error: string): TransitionResult {
+    const text = stateText(this.machine, this.snapshot);
+    const leaf = activeLeaves(this.machine, this.snapshot)[0]?.split('.').pop() ?? text;
+    return { taken: false, from: text, to: text, leaf, error };
   }
 
   private async record(lastEvent: MachineRunState['lastEvent']): Promise<void> {
@@ -593,20 +589,26 @@ export async function sendEvent(
   let settle: ((r: TransitionResult | Error) => void) | undefined;
   const outcome = new Promise<TransitionResult | Error>((resolve) => (settle = resolve));
   const done = (r: TransitionResult | Error): void => settle?.(r);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let finished = false;
+  let poll: (lastSeen: string | undefined) => Promise<void> = () => Promise.resolve();
+  // Events of this engine answer at once; polling (below) finds what other processes do.
   const unsubscribe = engine.on('*', (e) => {
     if (e.runId !== runId) return;
     if (e.type === 'run.state' && e.key === MACHINE_STATE_KEY) {
       const found = resultFor(e.value, id);
       if (found) done(found);
+    } else if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') {
+      poll(undefined).catch((err: unknown) => done(coerceError(err)));
     }
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const message: MachineEventMessage = payload === undefined ? { id, type: event } : { id, type: event, payload };
     await engine.signal(runId, MACHINE_EVENT_SIGNAL, message);
     const deadline = Date.now() + timeoutMs;
     // Poll too: the run may execute in another process, and may end without taking the event.
-    const poll = async (lastSeen: string | undefined): Promise<void> => {
+    poll = async (lastSeen: string | undefined): Promise<void> => {
+      if (finished) return;
       const run = await engine.getRun(runId);
       const state = run.state[MACHINE_STATE_KEY] as MachineRunState | undefined;
       const found = resultFor(state, id);
@@ -627,15 +629,18 @@ export async function sendEvent(
           ),
         );
       }
+      if (finished) return;
+      if (timer !== undefined) clearTimeout(timer);
       timer = setTimeout(() => {
         poll(seen).catch((err: unknown) => done(coerceError(err)));
       }, pollMs);
     };
-    await poll(undefined);
+    await poll((info.state[MACHINE_STATE_KEY] as MachineRunState | undefined)?.lastEvent?.id);
     const result = await outcome;
     if (result instanceof Error) throw result;
     return result;
   } finally {
+    finished = true;
     settle = undefined;
     if (timer !== undefined) clearTimeout(timer);
     unsubscribe();

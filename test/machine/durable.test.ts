@@ -256,6 +256,26 @@ describe('durable machine runs: events', () => {
     await expect(ended).rejects.toThrow(/completed in state 'game_over'/);
   });
 
+  it('sendEvent through a client engine finds the result that a worker elsewhere recorded', async () => {
+    const store = new MemoryStore();
+    const clock = new SimulatedClock({ autoAdvance: true });
+    const worker = testEngine({ store, clock }).engine;
+    const client = testEngine({ store, clock }).engine; // never started: it only reads and signals
+    const toggle = defineMachineWorkflow(examples.simpleToggle, {
+      actions: { increment_count: (ctx) => ({ count: num(ctx.count) + 1 }) },
+    });
+    worker.register(toggle);
+    client.register(toggle);
+    await worker.start();
+    const run = await worker.run(toggle, {});
+    expect(await sendEvent(client, run.id, 'toggle', undefined, { pollMs: 5 })).toMatchObject({ taken: true, to: 'on' });
+    expect(await sendEvent(client, run.id, 'nope', undefined, { pollMs: 5 })).toMatchObject({ taken: false });
+    await worker.stop();
+    // No worker at all: the event waits in the inbox, and the caller is told why nothing happened.
+    const error = await sendEvent(client, run.id, 'toggle', undefined, { pollMs: 5, timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MACHINE_EVENT_TIMEOUT', message: expect.stringContaining('engine.start()') });
+  });
+
   it('loadMachine refuses a file with verifier errors, listing them', async () => {
     const { engine } = testEngine();
     const source = readFileSync(new URL('hierarchical-game.orca.md', EXAMPLES), 'utf8');
