@@ -49,3 +49,27 @@ export type { BusEvent, BusHandler, Effect, EffectHandler, EffectOutcome } from 
 export { compileMermaid } from './compile-mermaid.js';
 export { compileXState, xstateGuards } from './compile-xstate.js';
 export type { XStateMachineConfig } from './compile-xstate.js';
+export {
+  defineMachineWorkflow,
+  defineMachineWorkflows,
+  loadMachine,
+  readOrcaFile,
+  sendEvent,
+  MachineInvalidError,
+  MachineRunCode,
+  MACHINE_EVENT_SIGNAL,
+  MACHINE_STATE_KEY,
+} from './durable.js';
+export type {
+  DurableEffectHandler,
+  EffectReport,
+  LoadMachineOptions,
+  MachineEngine,
+  MachineEventMessage,
+  MachineInput,
+  MachineOutput,
+  MachineRunState,
+  MachineWorkflow,
+  MachineWorkflowOptions,
+  SendEventOptions,
+} from './durable.js';
