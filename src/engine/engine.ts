@@ -40,6 +40,8 @@ import {
 } from '../core/store.js';
 import { uuidv7 } from '../util/ids.js';
 import { canonicalJson, toJsonValue } from '../util/json.js';
+import { loadMachine, sendEvent, type LoadMachineOptions, type MachineWorkflow, type SendEventOptions } from '../machine/durable.js';
+import type { TransitionResult } from '../machine/interpreter.js';
 import { EngineEvents, type EngineEvent, type EngineEventType, type Listener } from './events.js';
 import { RunExecution, type ChildOutcome } from './execution.js';
 import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
@@ -376,6 +378,19 @@ export class Engine {
     if (created.lease) this.execute(created.run, created.lease, [], [], definition);
     else this.wake();
     return this.handle<O>(id);
+  }
+
+  /**
+   * Parse and verify an Orca file (source text or a path to `.orca.md` / `.orca`) and register its
+   * machines; start one with `engine.run(name, { context })`.
+   */
+  loadMachine(sourceOrPath: string, options?: LoadMachineOptions): Promise<MachineWorkflow[]> {
+    return loadMachine(this, sourceOrPath, options);
+  }
+
+  /** Send an event to a machine run; resolves with the transition result once it is processed. */
+  sendEvent(runId: string, event: string, payload?: unknown, options?: SendEventOptions): Promise<TransitionResult> {
+    return sendEvent(this, runId, event, payload, options);
   }
 
   /** A handle on an existing run. */

@@ -232,7 +232,8 @@ export class RunExecution {
         const what = (k: string, n: string): string => (n === '' ? k : `${k} '${n}'`);
         this.park(new NonDeterminismError(this.runId, pos, what(recorded.kind, recorded.name), what(kind, name)));
       }
-    } else if (this.host.replayOnly && !this.done) {
+    } else if (this.host.replayOnly && pos > this.maxHistoryPos && !this.done) {
+      // Past the end of the history (a position inside it may hold nothing: a wait that lost a race).
       this.done = true;
       this.host.suspended(this, null);
     }

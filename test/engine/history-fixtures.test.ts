@@ -55,3 +55,25 @@ describe('recorded histories still replay', () => {
     await expect(replayHistory(different, load('timeout-expired'))).rejects.toThrow(/the result "timed out"/);
   });
 });
+
+describe('replayHistory with gaps', () => {
+  it('replays past a wait that lost a race (a position with nothing recorded)', async () => {
+    const { createEngine } = await import('../../src/index.js');
+    const { MemoryStore, SimulatedClock } = await import('../../src/testing/index.js');
+    const racing = defineWorkflow({
+      name: 'racing',
+      async run(ctx) {
+        await Promise.race([ctx.waitForSignal('go'), ctx.sleep('1s')]);
+        await ctx.step('after', () => 1);
+        return 'ok';
+      },
+    });
+    const engine = createEngine({ store: new MemoryStore(), workflows: [racing], clock: new SimulatedClock({ autoAdvance: true }) });
+    await engine.start();
+    const run = await engine.run(racing, undefined);
+    expect(await run.result()).toBe('ok');
+    const history = await engine.history(run.id);
+    await engine.stop();
+    expect(await replayHistory(racing, history)).toEqual({ status: 'completed', output: 'ok' });
+  });
+});
