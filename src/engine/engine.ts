@@ -214,6 +214,12 @@ export class Engine {
       },
       parkRetryMs,
       submit: (w) => this.writer.submit(w),
+      post: (w, done) =>
+        this.writer.post(
+          w,
+          (r) => done(r),
+          (e) => done(undefined, e),
+        ),
       emit: (e) => this.events.emit(e),
       fault: (point, info) => this.fault(point, info),
       requireWorkflow: (name) => void this.definition(name),

@@ -262,7 +262,7 @@ export class RunExecution {
       const last = events[events.length - 1];
       if (last?.type === 'step.failed' && last.retryAt !== undefined) await this.waitTimer(pos, last.retryAt);
     }
-    const policy = resolveRetry(options.retry);
+    let policy: ResolvedRetry | undefined;
     const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
     for (;;) {
       if (this.blocked) return never();
@@ -289,6 +289,7 @@ export class RunExecution {
       error = outcome.error;
       failures++;
       const serialized = serializeError(error);
+      policy ??= resolveRetry(options.retry);
       const retry =
         failures < policy.maxAttempts && !policy.nonRetryable.includes(error.name) && !(error instanceof CancelledError);
       const retryAt = retry ? this.host.clock.now() + retryDelay(policy, failures, Math.random) : undefined;
@@ -684,7 +685,12 @@ export class RunExecution {
 
   /** Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes. */
   private queue(write: Omit<RunWrite, 'runId' | 'token'>): void {
-    void this.submit({ runId: this.runId, token: this.token, ...write });
+    const w: RunWrite = { runId: this.runId, token: this.token, ...write };
+    this.clearStaleLastError(w);
+    this.host.post(w, (result, error) => {
+      if (result?.ok) return;
+      this.writeFailed(error);
+    });
   }
 
   /** A write the code waits for; never settles if the lease was lost. */
@@ -698,29 +704,44 @@ export class RunExecution {
 
   /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
   private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
-    if (this.staleLastError && write.lastError === undefined) {
-      // The run advances again: whatever held it back (e.g. non-determinism) is over.
-      write.lastError = null;
-      this.staleLastError = false;
-    }
+    this.clearStaleLastError(write);
     try {
       const result = await this.host.submit(write);
       if (result.ok) return result;
-      this.host.logger.warn('Lease lost; another worker owns the run now', { runId: this.runId });
-      this.lost();
+      this.writeFailed(undefined);
       return undefined;
     } catch (err) {
-      this.host.logger.error('Store write failed; the run will be recovered when its lease expires', {
-        runId: this.runId,
-        error: coerceError(err).message,
-      });
-      this.lost();
+      this.writeFailed(err);
       return undefined;
     }
   }
 
+  /** The run advances again: whatever held it back (e.g. non-determinism) is over. */
+  private clearStaleLastError(write: RunWrite): void {
+    if (this.staleLastError && write.lastError === undefined) {
+      write.lastError = null;
+      this.staleLastError = false;
+    }
+  }
+
+  /** A write was fenced (`error` undefined) or the store failed: stop executing here. */
+  private writeFailed(error: unknown): void {
+    if (error === undefined) this.host.logger.warn('Lease lost; another worker owns the run now', { runId: this.runId });
+    else {
+      this.host.logger.error('Store write failed; the run will be recovered when its lease expires', {
+        runId: this.runId,
+        error: coerceError(error).message,
+      });
+    }
+    if (!this.done || !this.lostReported) this.lost();
+  }
+
+  private lostReported = false;
+
   private lost(): void {
     this.halt('lease lost');
+    if (this.lostReported) return;
+    this.lostReported = true;
     this.host.lost(this);
   }
 }

@@ -30,6 +30,8 @@ export interface ExecutionHost {
   /** How long a run parked by a non-determinism error waits before it is tried again. */
   readonly parkRetryMs: number;
   submit(write: RunWrite): Promise<WriteResult>;
+  /** Queue a write nobody awaits; `done` gets its result, or the store error. */
+  post(write: RunWrite, done: (result: WriteResult | undefined, error?: unknown) => void): void;
   emit(event: EngineEvent): void;
   fault(point: FaultPoint, info: { runId: string; pos?: number; step?: string }): void;
   /** Throws an UNKNOWN_WORKFLOW error when no definition of that name is registered. */

@@ -24,13 +24,16 @@ export class Writer {
   ) {}
 
   submit(write: RunWrite): Promise<WriteResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.post(write, resolve, reject));
+  }
+
+  /** Like submit, with callbacks instead of a promise (the hot path queues writes nobody awaits). */
+  post(write: RunWrite, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): void {
+    this.queue.push({ write, resolve, reject });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    }
   }
 
   /** Resolves when everything submitted so far is committed. */

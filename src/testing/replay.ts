@@ -48,6 +48,9 @@ export async function replayHistory(workflow: AnyWorkflow, history: HistoryEvent
       }
       return Promise.resolve({ ok: true, lastSeq: 0, suspended: t?.status === 'waiting', pending: [] });
     },
+    post: (w, done) => {
+      void host.submit(w).then((r) => done(r));
+    },
     emit: (e) => {
       if (e.type === 'run.error') {
         failure = e.error;

@@ -6,7 +6,8 @@ import { ErrorCode, KeelError } from '../core/errors.js';
  * JSON cannot hold (BigInt, cycles).
  */
 export function toJsonValue<T>(value: T, what: string): T {
-  if (value === undefined) return value;
+  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
