@@ -629,8 +629,10 @@ export class Engine {
 
   private async resume(store: Store, lease: Lease): Promise<void> {
     try {
-      const [run, history, inbox] = await Promise.all([store.getRun(lease.runId), store.history(lease.runId), store.inbox(lease.runId)]);
+      const [run, inbox] = await Promise.all([store.getRun(lease.runId), store.inbox(lease.runId)]);
       if (!run) return;
+      // A run that never executed holds only run.started: nothing to replay, nothing to read.
+      const history = run.lastSeq <= 1 ? [] : await store.history(lease.runId);
       const definition = this.registry.get(run.workflow)?.get(run.version);
       if (!definition) {
         const error = new KeelError(
