@@ -70,8 +70,8 @@ describe('durable wizard runs', () => {
     expect(r.prompt).toMatchObject({ slug: 'name', current_value: 'Ada Lovelace' });
     expect(r.answers).toEqual({ name: 'Ada Lovelace', email: 'ada@example.com', role: 'developer' });
     expect(r.events.map((e) => e.type)).toEqual(['wizard.backtrack', 'wizard.step.started']);
-    r = await wizardInput(engine, 'onb-1', 'Ada King');
-    r = await wizardInput(engine, 'onb-1', 'ada@example.com');
+    await wizardInput(engine, 'onb-1', 'Ada King');
+    await wizardInput(engine, 'onb-1', 'ada@example.com');
     // A choice by unique prefix, case-insensitive.
     r = await wizardInput(engine, 'onb-1', 'Desi');
     expect(r.prompt?.slug).toBe('summary');
@@ -187,7 +187,9 @@ describe('durable wizard runs', () => {
     let r = await wizardInput(engine, runId, 's3://bucket/people.csv');
     expect(r.prompt?.slug).toBe('columns');
     expect(r.events.map((e) => e.type)).toContain('wizard.action.executed');
-    for (const v of ['add', 'name', 'string', 'add', 'age', '2', 'done', 'people', 'yes']) r = await wizardInput(engine, runId, v);
+    for (const v of ['add', 'name', 'string', 'add', 'age', '2', 'done', 'people', 'yes']) {
+      expect((await wizardInput(engine, runId, v)).error, v).toBeUndefined();
+    }
     r = await wizardInput(engine, runId, 'yes');
     expect(r).toMatchObject({ status: 'completed', result: { started: 'people' } });
     expect(r.answers).toMatchObject({ columns: [{ column: 'name', type: 'string' }, { column: 'age', type: 'integer' }] });
