@@ -10,6 +10,7 @@
 import { KeelError } from '../core/errors.js';
 import type { HistoryEvent } from '../core/history.js';
 import { isTerminal, type ListRunsQuery, type RunKind, type RunStatus } from '../core/store.js';
+import type { EngineEventType, Listener } from '../engine/events.js';
 import type { AnyWorkflow, WorkflowDefinition } from '../engine/workflow.js';
 
 /** The run fields the hosts read (a subset of the engine's RunInfo). */
@@ -33,7 +34,7 @@ export interface HostEngine {
   getRun(id: string): Promise<HostedRunInfo>;
   listRuns(query?: ListRunsQuery): Promise<{ runs: HostedRunInfo[]; nextCursor?: string }>;
   history(id: string): Promise<HistoryEvent[]>;
-  on(type: 'run.state', listener: (event: { type: 'run.state'; runId: string; key: string; value: unknown }) => void): () => void;
+  on<T extends EngineEventType>(type: T, listener: Listener<T>): () => void;
 }
 
 /** Error codes of talking to hosted runs (stable strings: the CLI and HTTP layer map them). */
