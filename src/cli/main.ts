@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { createEngine, type Engine } from '../index.js';
 import { KeelError } from '../core/errors.js';
 import { RUN_STATUSES, type RunStatus } from '../core/store.js';
+import { registerWizardCommands } from './wizard.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -138,6 +139,8 @@ common(program.command('cancel').description('cancel a run and its children').ar
     });
     print(o, { runId: id, cancelled: true }, () => `Cancelled ${id}.`);
   });
+
+registerWizardCommands(program);
 
 try {
   await program.parseAsync(process.argv);

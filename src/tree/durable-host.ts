@@ -18,6 +18,7 @@ export interface HostedRunInfo {
   id: string;
   kind: RunKind;
   workflow: string;
+  version: string;
   status: RunStatus;
   state: Record<string, unknown>;
   createdAt: Date;

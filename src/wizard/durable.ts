@@ -336,12 +336,14 @@ export interface WizardReply {
   events: WizardEvent[];
   /** The commit's result once completed. */
   result?: unknown;
+  /** The wizard's state, e.g. to check an answer in place with the pure wizard before sending it. */
+  state: WizardState;
 }
 
 export type WizardCallOptions = WaitOptions;
 
 function replyOf(runId: string, s: WizardSnapshot, events: WizardEvent[]): WizardReply {
-  const reply: WizardReply = { runId, status: s.status, prompt: s.prompt, answers: s.answers, events };
+  const reply: WizardReply = { runId, status: s.status, prompt: s.prompt, answers: s.answers, events, state: s.state };
   if (s.error !== undefined) reply.error = s.error;
   if (s.errors !== undefined) reply.errors = s.errors;
   if (s.result !== undefined) reply.result = s.result;
@@ -415,6 +417,15 @@ async function send(
       { details: { runId, status } },
     );
   if (isTerminal(run.status)) throw finished(run.status);
+  if (!engine.definitions().some((d) => d.name === run.workflow && d.version === run.version)) {
+    // Nothing here could execute the run: say so now rather than time out.
+    throw new KeelError(
+      HostedRunErrorCode.UnknownDefinition,
+      `Wizard run '${runId}' was started with another version of wizard '${run.workflow}' (its steps changed); ` +
+        `restore the definition it started with to continue it, or start a new run.`,
+      { details: { runId, version: run.version } },
+    );
+  }
   const id = crypto.randomUUID();
   try {
     await engine.signal(runId, WIZARD_SIGNAL, { id, ...signal });
