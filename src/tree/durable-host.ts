@@ -55,6 +55,12 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** How often to read the run from the store, for runs executing in another process (default 100 ms). */
   pollMs?: number;
+  /**
+   * When the run executes in this process, also wait (up to 2 s) until it has suspended or ended
+   * after recording the state, so that stopping the engine right after leaves it `waiting` rather
+   * than handing it back as `pending` (which costs a replay later). Default true.
+   */
+  settle?: boolean;
 }
 
 /**
@@ -83,9 +89,26 @@ export async function waitForRunState<T>(
       if ('value' in outcome) resolve(outcome.value);
       else reject(outcome.error);
     };
-    const stop = engine.on('run.state', (e) => {
-      if (e.runId === runId && e.key === key && e.value !== undefined && ready(e.value as T)) finish({ value: e.value as T });
-    });
+    let matched: { value: T } | undefined;
+    let settleTimer: ReturnType<typeof setTimeout> | undefined;
+    const onSettled = (e: { runId: string }): void => {
+      if (e.runId === runId && matched) finish(matched);
+    };
+    const stops = [
+      engine.on('run.state', (e) => {
+        if (e.runId !== runId || e.key !== key || e.value === undefined || !ready(e.value as T)) return;
+        if (options.settle === false) return finish({ value: e.value as T });
+        matched = { value: e.value as T };
+        settleTimer = setTimeout(() => matched && finish(matched), 2_000);
+      }),
+      engine.on('run.waiting', onSettled),
+      engine.on('run.completed', onSettled),
+      engine.on('run.failed', onSettled),
+    ];
+    const stop = (): void => {
+      for (const s of stops) s();
+      clearTimeout(settleTimer);
+    };
     const timer = setTimeout(
       () =>
         finish({
@@ -101,6 +124,8 @@ export async function waitForRunState<T>(
       try {
         const run = await engine.getRun(runId);
         const value = run.state[key] as T | undefined;
+        // Matched through the event: wait for the settle event instead.
+        if (matched) return;
         if (value !== undefined && ready(value)) return finish({ value });
         if (isTerminal(run.status)) {
           return finish({
