@@ -15,7 +15,7 @@ const sockets: string[] = [];
 afterEach(() => {
   for (const socket of sockets.splice(0)) {
     try {
-      execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
+      execFileSync('tmux', ['-S', socket, 'kill-server'], { stdio: 'ignore' });
     } catch {
       // Already gone.
     }
@@ -27,9 +27,10 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** A terminal running `keel <args>`, 120×40. */
 function terminal(name: string, args: string[]) {
-  const socket = `keel-${name}-${process.pid}`;
+  // A socket of its own in the test folder: its own server, removed with the folder.
+  const socket = join(dir, `${name}.tmux`);
   sockets.push(socket);
-  const tmux = (...a: string[]): string => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
+  const tmux = (...a: string[]): string => execFileSync('tmux', ['-S', socket, ...a], { encoding: 'utf8' });
   const command = [
     `cd ${quote(repo)} &&`,
     `KEEL_HISTORY=${quote(join(dir, `${name}.history`))} KEEL_DEFINITIONS=`,
