@@ -8,6 +8,8 @@ import { createEngine, type Engine } from '../index.js';
 import { KeelError } from '../core/errors.js';
 import { RUN_STATUSES, type RunStatus } from '../core/store.js';
 import { registerMachineCommands } from './machine.js';
+import { registerWizardCommands } from './wizard.js';
+import { registerRepl } from './repl.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -141,6 +143,8 @@ common(program.command('cancel').description('cancel a run and its children').ar
   });
 
 registerMachineCommands(program);
+registerWizardCommands(program);
+registerRepl(program);
 
 try {
   await program.parseAsync(process.argv);

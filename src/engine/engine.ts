@@ -42,6 +42,13 @@ import { uuidv7 } from '../util/ids.js';
 import { canonicalJson, toJsonValue } from '../util/json.js';
 import { loadMachine, sendEvent, type LoadMachineOptions, type MachineWorkflow, type SendEventOptions } from '../machine/durable.js';
 import type { TransitionResult } from '../machine/interpreter.js';
+import {
+  startWizard as startWizardRun,
+  wizardBack as wizardBackRun,
+  wizardInput as wizardInputRun,
+  type WizardCallOptions,
+  type WizardReply,
+} from '../wizard/durable.js';
 import { EngineEvents, type EngineEvent, type EngineEventType, type Listener } from './events.js';
 import { RunExecution, type ChildOutcome } from './execution.js';
 import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
@@ -397,6 +404,21 @@ export class Engine {
   /** Send an event to a machine run; resolves with the transition result once it is processed. */
   sendEvent(runId: string, event: string, payload?: unknown, options?: SendEventOptions): Promise<TransitionResult> {
     return sendEvent(this, runId, event, payload, options);
+  }
+
+  /** Start a run of a registered wizard and return its first prompt (same id = same run). */
+  startWizard(name: string, options: { id?: string } & WizardCallOptions = {}): Promise<WizardReply> {
+    return startWizardRun(this, name, options);
+  }
+
+  /** Answer the current step of a wizard run; resolves once the run has taken the answer. */
+  wizardInput(runId: string, value: unknown, options: WizardCallOptions = {}): Promise<WizardReply> {
+    return wizardInputRun(this, runId, value, options);
+  }
+
+  /** Go back to an earlier step of a wizard run (answers are kept). */
+  wizardBack(runId: string, slug: string, options: WizardCallOptions = {}): Promise<WizardReply> {
+    return wizardBackRun(this, runId, slug, options);
   }
 
   /** A handle on an existing run. */

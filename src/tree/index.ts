@@ -54,3 +54,18 @@ export {
   type BuildTreeOptions,
 } from './definition.js';
 export { createTreeLogic, type TreeLogic, type TreeEvent, type TreeTransition, type TreeInput, type TreeLogicOptions } from './logic.js';
+export {
+  TREE_STATE_KEY,
+  TREE_SIGNAL,
+  TreeFailedError,
+  defineTreeWorkflow,
+  treeInput,
+  type TreeWorkflow,
+  type TreeHostOptions,
+  type TreeRunInput,
+  type TreeRunOutput,
+  type TreeRunSnapshot,
+  type TaskHandler,
+  type TaskContext,
+} from './durable.js';
+export { HostedRunErrorCode, waitForRunState, type HostEngine, type HostedRunInfo, type WaitOptions } from './durable-host.js';

@@ -42,3 +42,30 @@ export {
   type Rejection,
 } from './wizard.js';
 export { WizardLeaf, WizardTask, wizardStateKey } from './wizard-leaf.js';
+export {
+  WIZARD_STATE_KEY,
+  WIZARD_SIGNAL,
+  WizardCommitError,
+  defineWizardWorkflow,
+  isWizardWorkflow,
+  loadWizardDefinitions,
+  startWizard,
+  wizardInput,
+  wizardBack,
+  wizardSnapshot,
+  wizardEvents,
+  wizardWorkflows,
+  type WizardWorkflow,
+  type WizardHostOptions,
+  type CommitHandler,
+  type CommitContext,
+  type ResourceProvider,
+  type ResourceContext,
+  type WizardSnapshot,
+  type WizardSignalPayload,
+  type WizardOutput,
+  type WizardReply,
+  type WizardCallOptions,
+  type LastInput,
+} from './durable.js';
+export { HostedRunErrorCode, waitForRunState, type HostEngine, type HostedRunInfo, type WaitOptions } from '../tree/durable-host.js';
