@@ -176,6 +176,18 @@ function structural(machine: MachineDef, graph: MachineGraph, issues: Issues): v
       if (reached.has(node)) continue;
       // Report the outermost unreachable state only: its children follow from it.
       if (node.parent && !reached.has(node.parent)) continue;
+      if (node.parent) {
+        // ORCA.md: visiting a compound state makes all its children reachable, so this is not an
+        // error; but no transition enters this child and it is not the initial one, so say so.
+        issues.add(
+          VerifyCode.UnreachableState,
+          'warning',
+          `State '${node.id}' is never entered: '${node.parent.id}' is reachable, but no transition targets '${node.id}' and it is not its initial state.`,
+          `Add a transition that targets '${node.id}', or remove it.`,
+          { state: node.id, loc: node.state.loc },
+        );
+        continue;
+      }
       issues.add(
         VerifyCode.UnreachableState,
         'error',

@@ -144,9 +144,9 @@ describe('keel machine run and send', () => {
     const refused = await keel(['machine', 'run', example('hierarchical-game.orca.md')], 'q\n');
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/\[MACHINE_INVALID\]/);
-    expect(refused.err).toMatch(/--accept UNREACHABLE_STATE,INCOMPLETE_EVENT_HANDLING/);
+    expect(refused.err).toMatch(/--accept INCOMPLETE_EVENT_HANDLING/);
     const accepted = await keel(
-      ['machine', 'run', example('hierarchical-game.orca.md'), '--accept', 'UNREACHABLE_STATE,INCOMPLETE_EVENT_HANDLING'],
+      ['machine', 'run', example('hierarchical-game.orca.md'), '--accept', 'INCOMPLETE_EVENT_HANDLING'],
       'start_game\nq\n',
     );
     expect(accepted.code, accepted.err).toBe(0);

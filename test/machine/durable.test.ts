@@ -284,7 +284,7 @@ describe('durable machine runs: events', () => {
       (e: unknown) => e,
     )) as Error & { code: string; details: { errors: unknown[] } };
     expect(error).toMatchObject({ code: 'MACHINE_INVALID' });
-    expect(error.message).toMatch(/UNREACHABLE_STATE/);
+    expect(error.message).toMatch(/INCOMPLETE_EVENT_HANDLING/);
     expect(error.message).toMatch(/accept: \[/);
     expect(error.details.errors.length).toBeGreaterThan(0);
     expect(engine.definitions()).toEqual([]);

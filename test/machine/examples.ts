@@ -1,5 +1,5 @@
 /**
- * The example machines of `/work/shared/orca-examples` (SOURCE.md), parsed from the real files by
+ * The example machines of `shared/orca-examples` (beside the repository) (SOURCE.md), parsed from the real files by
  * the real parsers, for runtime and compiler tests.
  */
 import { readFileSync } from 'node:fs';

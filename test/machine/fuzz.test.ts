@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { OrcaParseError } from '../../src/machine/errors.js';
@@ -11,7 +12,7 @@ import { verifyFile } from '../../src/machine/verify.js';
  * Inputs are seeded so a failure reproduces: the failing seed is in the assertion message.
  */
 
-const EXAMPLES = '/work/shared/orca-examples';
+const EXAMPLES = fileURLToPath(new URL('../../../shared/orca-examples', import.meta.url));
 const markdownExamples = ['simple-toggle', 'payment-with-properties', 'hierarchical-game', 'parallel-order'].map((n) =>
   readFileSync(`${EXAMPLES}/${n}.orca.md`, 'utf8'),
 );

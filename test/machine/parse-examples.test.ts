@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MachineDef, StateDef } from '../../src/machine/ast.js';
@@ -6,7 +7,7 @@ import { parseLegacyMachine } from '../../src/machine/parse-legacy.js';
 import { parseMachine, parseOrcaMarkdown } from '../../src/machine/parse-markdown.js';
 import { printOrcaMarkdown } from '../../src/machine/print-markdown.js';
 
-const EXAMPLES = '/work/shared/orca-examples';
+const EXAMPLES = fileURLToPath(new URL('../../../shared/orca-examples', import.meta.url));
 const read = (name: string): string => readFileSync(`${EXAMPLES}/${name}`, 'utf8');
 
 /** Drops source locations, which legitimately differ between two spellings of one machine. */

@@ -53,13 +53,13 @@ describe('the clean machine and the examples', () => {
   });
 
   it('payment-with-properties: all six properties hold', () => {
-    const r = verifyMachine(parseMachine(readFileSync('/work/shared/orca-examples/payment-with-properties.orca.md', 'utf8')));
+    const r = verifyMachine(parseMachine(readFileSync(new URL('../../../shared/orca-examples/payment-with-properties.orca.md', import.meta.url), 'utf8')));
     expect(codes(r).filter((c) => c.startsWith('PROPERTY_') && c !== 'PROPERTY_INVARIANT_ADVISORY')).toEqual([]);
     expect(codes(r)).toContain('PROPERTY_INVARIANT_ADVISORY');
   });
 
   it('parallel-order verifies clean; hierarchical-game has states no transition enters', () => {
-    const read = (n: string): MachineDef => parseMachine(readFileSync(`/work/shared/orca-examples/${n}.orca.md`, 'utf8'));
+    const read = (n: string): MachineDef => parseMachine(readFileSync(new URL(`../../../shared/orca-examples/${n}.orca.md`, import.meta.url), 'utf8'));
     expect(verifyMachine(read('parallel-order')).valid).toBe(true);
     const game = verifyMachine(read('hierarchical-game'));
     expect(game.errors.filter((e) => e.code === 'UNREACHABLE_STATE').map((e) => e.location?.state)).toEqual([
