@@ -110,7 +110,7 @@ export class RunExecution {
   private staleLastError: boolean;
 
   constructor(
-    private readonly host: ExecutionHost,
+    /** @internal */ readonly host: ExecutionHost,
     private readonly run: RunRecord,
     lease: Lease,
     history: HistoryEvent[],
@@ -132,7 +132,7 @@ export class RunExecution {
     this.maxHistoryPos = max;
     this.inbox = inbox;
     for (const m of inbox) this.seenMessages.add(m.id);
-    this.ctx = this.makeContext();
+    this.ctx = new RunContext(this, definition.name);
     this.staleLastError = run.lastError !== undefined;
   }
 
@@ -142,6 +142,11 @@ export class RunExecution {
 
   get stepsInFlight(): number {
     return this.running.size;
+  }
+
+  /** @internal (RunContext) */
+  stateValue(key: string): unknown {
+    return this.state[key];
   }
 
   /** Position of the latest durable call. */
@@ -194,34 +199,6 @@ export class RunExecution {
   // -------------------------------------------------------------------------------------------
   // Context
 
-  private makeContext(): WorkflowContext {
-    const logger = this.host.logger;
-    const fields = (f?: Record<string, unknown>): Record<string, unknown> => ({ runId: this.runId, ...f });
-    const log = {
-      debug: (m: string, f?: Record<string, unknown>) => this.replaying || logger.debug(m, fields(f)),
-      info: (m: string, f?: Record<string, unknown>) => this.replaying || logger.info(m, fields(f)),
-      warn: (m: string, f?: Record<string, unknown>) => this.replaying || logger.warn(m, fields(f)),
-      error: (m: string, f?: Record<string, unknown>) => this.replaying || logger.error(m, fields(f)),
-    };
-    return {
-      runId: this.runId,
-      workflow: this.definition.name,
-      step: (name, fn, options) => this.step(name, fn, options),
-      sleep: (duration) => this.sleep(duration),
-      sleepUntil: (instant) => this.sleepUntil(instant),
-      waitForSignal: (name, options) => this.waitForSignal(name, options),
-      child: (workflow, input, options) => this.child(workflow, input, options),
-      state: {
-        set: (key, value) => this.setState(key, value),
-        get: <T>(key: string) => this.state[key] as T | undefined,
-      },
-      now: () => new Date(this.record('now', () => this.host.clock.now()) as number),
-      random: () => this.record('random', Math.random) as number,
-      uuid: () => this.record('uuid', () => crypto.randomUUID()) as string,
-      log,
-    };
-  }
-
   /** Take the next position and check it against history. */
   private next(kind: string, name: string): { pos: number; events: PositionedEvent[] | undefined } {
     const pos = ++this.pos;
@@ -244,7 +221,8 @@ export class RunExecution {
     return this.done || this.host.stopping;
   }
 
-  private async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+  /** @internal (RunContext) */
+  async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
     if (this.blocked) return never();
     const { pos, events } = this.next('step', name);
     if (this.done) return never();
@@ -366,12 +344,14 @@ export class RunExecution {
     });
   }
 
-  private sleep(duration: Duration): Promise<void> {
+  /** @internal (RunContext) */
+  sleep(duration: Duration): Promise<void> {
     const ms = toMs(duration, 'sleep duration');
     return this.sleepAt(() => this.host.clock.now() + ms);
   }
 
-  private sleepUntil(instant: Date | number): Promise<void> {
+  /** @internal (RunContext) */
+  sleepUntil(instant: Date | number): Promise<void> {
     const at = typeof instant === 'number' ? instant : instant.getTime();
     if (!Number.isFinite(at)) throw new TypeError('sleepUntil needs a valid Date or epoch milliseconds.');
     return this.sleepAt(() => at);
@@ -394,7 +374,8 @@ export class RunExecution {
     this.queue({ events: [{ type: 'timer.fired', pos }] });
   }
 
-  private async waitForSignal<T>(name: string, options: { timeout?: Duration } = {}): Promise<T | undefined> {
+  /** @internal (RunContext) */
+  async waitForSignal<T>(name: string, options: { timeout?: Duration } = {}): Promise<T | undefined> {
     if (name.startsWith('@') || name === '') {
       throw new KeelError(ErrorCode.Validation, `Invalid signal name '${name}': names starting with '@' are reserved and a name cannot be empty.`);
     }
@@ -430,7 +411,8 @@ export class RunExecution {
     });
   }
 
-  private async child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: { id?: string } = {}): Promise<O> {
+  /** @internal (RunContext) */
+  async child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: { id?: string } = {}): Promise<O> {
     if (this.blocked) return never();
     const { pos, events } = this.next('child', workflow.name);
     if (this.done) return never();
@@ -484,7 +466,8 @@ export class RunExecution {
     );
   }
 
-  private async setState(key: string, value: unknown): Promise<void> {
+  /** @internal (RunContext) */
+  async setState(key: string, value: unknown): Promise<void> {
     if (this.blocked) return never();
     const { pos, events } = this.next('state', key);
     if (this.done) return never();
@@ -495,7 +478,8 @@ export class RunExecution {
     this.host.emit({ type: 'run.state', runId: this.runId, key, value: stored });
   }
 
-  private record(kind: 'now' | 'random' | 'uuid', produce: () => unknown): unknown {
+  /** @internal (RunContext) */
+  record(kind: 'now' | 'random' | 'uuid', produce: () => unknown): unknown {
     const { pos, events } = this.next(kind, '');
     const first = events?.[0];
     if (first?.type === 'value.recorded') return first.value;
@@ -743,5 +727,76 @@ export class RunExecution {
     if (this.lostReported) return;
     this.lostReported = true;
     this.host.lost(this);
+  }
+}
+
+/**
+ * The `ctx` workflow code sees: methods on a prototype rather than closures per run, since a
+ * worker holds thousands of runs at once.
+ */
+class RunContext implements WorkflowContext {
+  readonly runId: string;
+  readonly state: WorkflowContext['state'];
+  readonly log: WorkflowContext['log'];
+
+  constructor(
+    private readonly x: RunExecution,
+    readonly workflow: string,
+  ) {
+    this.runId = x.runId;
+    this.state = new RunState(x);
+    this.log = new RunLog(x);
+  }
+
+  step<T>(name: string, fn: (step: StepContext) => T | Promise<T>, options?: StepOptions): Promise<T> {
+    return this.x.step(name, fn, options);
+  }
+  sleep(duration: Duration): Promise<void> {
+    return this.x.sleep(duration);
+  }
+  sleepUntil(instant: Date | number): Promise<void> {
+    return this.x.sleepUntil(instant);
+  }
+  waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
+    return this.x.waitForSignal<T>(name, options);
+  }
+  child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: { id?: string }): Promise<O> {
+    return this.x.child(workflow, input, options);
+  }
+  now(): Date {
+    return new Date(this.x.record('now', () => this.x.host.clock.now()) as number);
+  }
+  random(): number {
+    return this.x.record('random', Math.random) as number;
+  }
+  uuid(): string {
+    return this.x.record('uuid', () => crypto.randomUUID()) as string;
+  }
+}
+
+class RunState {
+  constructor(private readonly x: RunExecution) {}
+  set(key: string, value: unknown): Promise<void> {
+    return this.x.setState(key, value);
+  }
+  get<T = unknown>(key: string): T | undefined {
+    return this.x.stateValue(key) as T | undefined;
+  }
+}
+
+/** ctx.log: silent while the run replays its history. */
+class RunLog {
+  constructor(private readonly x: RunExecution) {}
+  debug(message: string, fields?: Record<string, unknown>): void {
+    if (!this.x.replaying) this.x.host.logger.debug(message, { runId: this.x.runId, ...fields });
+  }
+  info(message: string, fields?: Record<string, unknown>): void {
+    if (!this.x.replaying) this.x.host.logger.info(message, { runId: this.x.runId, ...fields });
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    if (!this.x.replaying) this.x.host.logger.warn(message, { runId: this.x.runId, ...fields });
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    if (!this.x.replaying) this.x.host.logger.error(message, { runId: this.x.runId, ...fields });
   }
 }
