@@ -59,6 +59,11 @@ export const VerifyCode = {
   DtConflict: 'DT_CONFLICT',
   DtIncomplete: 'DT_INCOMPLETE',
   DtCompletenessSkipped: 'DT_COMPLETENESS_SKIPPED',
+  // A decision table next to a machine whose context holds its conditions and outputs
+  /** A machine guard that tests a table output against values the table never produces. */
+  DtGuardDead: 'DT_GUARD_DEAD',
+  /** A state the graph reaches only through transitions whose guards DT_GUARD_DEAD found dead. */
+  DtUnreachableState: 'DT_UNREACHABLE_STATE',
 } as const;
 export type VerifyCode = (typeof VerifyCode)[keyof typeof VerifyCode];
 
