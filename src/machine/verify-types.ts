@@ -53,7 +53,7 @@ export const VerifyCode = {
   DtUnknownConditionValue: 'DT_UNKNOWN_CONDITION_VALUE',
   DtUnknownActionValue: 'DT_UNKNOWN_ACTION_VALUE',
   DtDuplicateRule: 'DT_DUPLICATE_RULE',
-  /** A rule that can never fire under first-match: earlier rules cover all its inputs. */
+  /** A rule that can never fire: it meets no input, or (first-match) earlier rules cover all its inputs. */
   DtShadowedRule: 'DT_SHADOWED_RULE',
   /** Under all-match: two rules can match the same input and set an output differently. */
   DtConflict: 'DT_CONFLICT',

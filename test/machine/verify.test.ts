@@ -439,6 +439,15 @@ describe('decision tables', () => {
     expect(codes(check())).not.toContain(code);
   });
 
+  it('DT_SHADOWED_RULE for a rule no input meets, under either policy', () => {
+    const conditions = [...DT.conditions, '| region | enum | eu |'];
+    const header = '| tier | member | region | → discount |';
+    const e = only(check({ conditions, header, rules: ['| gold | - | !eu | 10 |', '| - | - | - | 0 |'] }), 'DT_SHADOWED_RULE');
+    expect(e.message).toBe("Rule 1 never fires: no input meets its conditions ('region' matches none of its values).");
+    expect(e.suggestion).toBe('Fix the cell that excludes every value, or remove the rule.');
+    expect(codes(check({ conditions, header, rules: ['| gold | - | eu | 10 |', '| - | - | - | 0 |'] }))).toEqual([]);
+  });
+
   it('DT_CONFLICT under all-match', () => {
     const src = (rules: string[]): OrcaFile =>
       parseOrcaMarkdown(
