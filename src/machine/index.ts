@@ -14,6 +14,7 @@ export type { StateNode, ResolveResult } from './state-tree.js';
 export { verifyMachine, verifyFile } from './verify.js';
 export type { VerifyOptions } from './verify.js';
 export { verifyDecisionTable } from './verify-decision-table.js';
+export { tableAligned, verifyTablesAgainstMachine } from './verify-dt-machine.js';
 export { VerifyCode } from './verify-types.js';
 export type { Severity, VerifyIssue, VerifyLocation, VerifyResult } from './verify-types.js';
 export {

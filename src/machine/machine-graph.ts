@@ -37,7 +37,14 @@ export class MachineGraph {
   readonly transitions: ResolvedTransition[] = [];
   private readonly edges = new Map<StateNode, Edge[]>();
 
-  constructor(readonly machine: MachineDef) {
+  /**
+   * @param options.prune - drops the transitions it returns true for, on top of those with a
+   *   statically false guard (the decision-table checks prune guards a table makes impossible).
+   */
+  constructor(
+    readonly machine: MachineDef,
+    options: { prune?: (t: Transition) => boolean } = {},
+  ) {
     this.tree = new StateTree(machine);
     const guards = new Map<string, GuardExpression>(machine.guards.map((g) => [g.name, g.expression]));
     const bySource = new Map<StateNode, ResolvedTransition[]>();
@@ -52,6 +59,7 @@ export class MachineGraph {
       else bySource.set(s.node, [rt]);
     }
     const dead = (t: Transition): boolean => {
+      if (options.prune?.(t) === true) return true;
       if (!t.guard) return false;
       const expr = guards.get(t.guard.name);
       if (!expr) return false;

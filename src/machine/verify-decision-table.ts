@@ -169,6 +169,7 @@ export function verifyDecisionTable(dt: DecisionTableDef): VerifyResult {
   }
   const missing: string[] = [];
   const firesFirst = new Set<number>();
+  const matchesSome = new Set<number>();
   const conflicts = new Set<string>();
   const input = new Map<string, string>();
   const walk = (i: number): void => {
@@ -181,6 +182,7 @@ export function verifyDecisionTable(dt: DecisionTableDef): VerifyResult {
           if (cell && !matches(cell, value)) return;
         }
         hits.push(r);
+        matchesSome.add(r);
       });
       if (hits.length === 0) missing.push([...input].map(([k, v]) => `${k}=${v}`).join(', '));
       else if (hits[0] !== undefined) firesFirst.add(hits[0]);
@@ -215,9 +217,27 @@ export function verifyDecisionTable(dt: DecisionTableDef): VerifyResult {
       'Add rules for these inputs, or a final catch-all rule with "-" in every condition.',
     );
   }
+  // A rule that meets no input at all (e.g. `!eu` when eu is the only value) is dead under either
+  // policy; say so rather than blame the rules above it.
+  const deadRules = new Set<number>();
+  parsed.forEach((cells, index) => {
+    if (matchesSome.has(index)) return;
+    deadRules.add(index);
+    const empty = [...cells.entries()].filter(([name, cell]) => {
+      const dom = domains.find((d) => d.name === name)?.values ?? [];
+      return !dom.some((v) => matches(cell, v));
+    });
+    add(
+      VerifyCode.DtShadowedRule,
+      'warning',
+      `Rule ${index + 1} never fires: no input meets its conditions${empty.length > 0 ? ` (${empty.map(([name]) => `'${name}'`).join(', ')} matches none of its values)` : ''}.`,
+      'Fix the cell that excludes every value, or remove the rule.',
+      index + 1,
+    );
+  });
   if (dt.policy !== 'all-match') {
     dt.rules.forEach((_, index) => {
-      if (firesFirst.has(index) || firstWithKey.get(key(parsed[index] ?? new Map<string, CellMatch>())) !== index) return;
+      if (deadRules.has(index) || firesFirst.has(index) || firstWithKey.get(key(parsed[index] ?? new Map<string, CellMatch>())) !== index) return;
       add(VerifyCode.DtShadowedRule, 'warning', `Rule ${index + 1} never fires: the rules above it match every input it matches.`, 'Move it above the rules that cover it, narrow those, or remove it.', index + 1);
     });
   }

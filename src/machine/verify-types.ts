@@ -53,12 +53,17 @@ export const VerifyCode = {
   DtUnknownConditionValue: 'DT_UNKNOWN_CONDITION_VALUE',
   DtUnknownActionValue: 'DT_UNKNOWN_ACTION_VALUE',
   DtDuplicateRule: 'DT_DUPLICATE_RULE',
-  /** A rule that can never fire under first-match: earlier rules cover all its inputs. */
+  /** A rule that can never fire: it meets no input, or (first-match) earlier rules cover all its inputs. */
   DtShadowedRule: 'DT_SHADOWED_RULE',
   /** Under all-match: two rules can match the same input and set an output differently. */
   DtConflict: 'DT_CONFLICT',
   DtIncomplete: 'DT_INCOMPLETE',
   DtCompletenessSkipped: 'DT_COMPLETENESS_SKIPPED',
+  // A decision table next to a machine whose context holds its conditions and outputs
+  /** A machine guard that tests a table output against values the table never produces. */
+  DtGuardDead: 'DT_GUARD_DEAD',
+  /** A state the graph reaches only through transitions whose guards DT_GUARD_DEAD found dead. */
+  DtUnreachableState: 'DT_UNREACHABLE_STATE',
 } as const;
 export type VerifyCode = (typeof VerifyCode)[keyof typeof VerifyCode];
 

@@ -6,6 +6,7 @@ import type { ResolvedTransition } from './machine-graph.js';
 import { formatPath, isInside, MachineGraph } from './machine-graph.js';
 import type { StateNode } from './state-tree.js';
 import { verifyDecisionTable } from './verify-decision-table.js';
+import { verifyTablesAgainstMachine } from './verify-dt-machine.js';
 import type { VerifyIssue, VerifyResult } from './verify-types.js';
 import { VerifyCode } from './verify-types.js';
 
@@ -15,7 +16,8 @@ export { VerifyCode } from './verify-types.js';
 /**
  * The Orca verifier (ORCA.md §4.6): structural checks, orphans, completeness, determinism with
  * exclusivity proofs, properties by bounded model checking, size limits, and (for a whole file)
- * the multi-machine and decision-table checks.
+ * the multi-machine and decision-table checks, including a table checked against the machine
+ * whose context it reads and writes (dead guards, reachability constrained by the table).
  *
  * It works on any AST, including a hand-built one that the parsers would have rejected: names
  * that do not resolve are reported (UNKNOWN_STATE, UNKNOWN_GUARD) instead of crashing a check.
@@ -703,5 +705,7 @@ export function verifyFile(file: OrcaFile, options: VerifyOptions = {}): VerifyR
   }
   list.push(...issues.list);
   for (const dt of file.decisionTables) list.push(...verifyDecisionTable(dt).errors);
+  // Dead guards and reachability constrained by the tables (verify-dt-machine.ts).
+  if (file.decisionTables.length > 0) for (const m of file.machines) list.push(...verifyTablesAgainstMachine(m, file.decisionTables));
   return result(list);
 }

@@ -439,6 +439,15 @@ describe('decision tables', () => {
     expect(codes(check())).not.toContain(code);
   });
 
+  it('DT_SHADOWED_RULE for a rule no input meets, under either policy', () => {
+    const conditions = [...DT.conditions, '| region | enum | eu |'];
+    const header = '| tier | member | region | → discount |';
+    const e = only(check({ conditions, header, rules: ['| gold | - | !eu | 10 |', '| - | - | - | 0 |'] }), 'DT_SHADOWED_RULE');
+    expect(e.message).toBe("Rule 1 never fires: no input meets its conditions ('region' matches none of its values).");
+    expect(e.suggestion).toBe('Fix the cell that excludes every value, or remove the rule.');
+    expect(codes(check({ conditions, header, rules: ['| gold | - | eu | 10 |', '| - | - | - | 0 |'] }))).toEqual([]);
+  });
+
   it('DT_CONFLICT under all-match', () => {
     const src = (rules: string[]): OrcaFile =>
       parseOrcaMarkdown(
@@ -448,6 +457,154 @@ describe('decision tables', () => {
     expect(e.location).toMatchObject({ rule: 2, line: 15 });
     expect(e.suggestion).toMatch(/Make their conditions disjoint/);
     expect(verifyFile(src(['| false | 10 |', '| true | 5 |']))).toEqual({ valid: true, errors: [] });
+  });
+
+  describe('a table checked against the machine beside it', () => {
+    // The table reads `tier` and writes `gateway` and `review`, all context fields of Router.
+    interface Pair {
+      outputs: string;
+      rules: readonly string[];
+      guards: readonly string[];
+      transitions: readonly string[];
+      context: readonly string[];
+      states: readonly string[];
+    }
+    const PAIR: Pair = {
+      outputs: 'stripe, adyen, manual',
+      rules: ['| low | stripe | false |', '| high | manual | true |'],
+      guards: ['| to_stripe | `ctx.gateway == "stripe"` |', '| to_manual | `ctx.gateway == "manual" and ctx.review` |'],
+      transitions: ['| idle | route | | routing |', '| routing | decide | to_stripe | paid |', '| routing | decide | to_manual | review |', '| review | approve | | paid |'],
+      context: ['| tier | string | "low" |', '| gateway | string | |', '| review | bool | false |'],
+      states: [],
+    };
+    const pair = (p: Partial<Pair> = {}): OrcaFile => {
+      const d = { ...PAIR, ...p };
+      return parseOrcaMarkdown(
+        [
+          '# machine Router',
+          '## context',
+          '| Field | Type | Default |',
+          '|---|---|---|',
+          ...d.context,
+          '## events',
+          '- route',
+          '- decide',
+          '- approve',
+          '## state idle [initial]',
+          '- ignore: decide, approve',
+          '## state routing',
+          '- ignore: route, approve',
+          '## state review',
+          '- ignore: route, decide',
+          ...d.states,
+          '## state paid [final]',
+          '## transitions',
+          '| Source | Event | Guard | Target |',
+          '|---|---|---|---|',
+          ...d.transitions,
+          '## guards',
+          '| Name | Expression |',
+          '|---|---|',
+          ...d.guards,
+          '---',
+          '# decision_table Routing',
+          '## conditions',
+          '| Name | Type | Values |',
+          '|---|---|---|',
+          '| tier | enum | low, high |',
+          '## actions',
+          '| Name | Type | Values |',
+          '|---|---|---|',
+          `| gateway | enum | ${d.outputs} |`,
+          '| review | bool | |',
+          '## rules',
+          '| tier | → gateway | → review |',
+          '|---|---|---|',
+          ...d.rules,
+        ].join('\n'),
+      );
+    };
+
+    it('the clean pair verifies', () => {
+      expect(verifyFile(pair())).toEqual({ valid: true, errors: [] });
+    });
+
+    it("DT_GUARD_DEAD and DT_UNREACHABLE_STATE: the table never outputs the value a guard tests", () => {
+      // Typo in the rule: 'manuel' is never what `to_manual` tests.
+      const r = verifyFile(pair({ outputs: 'stripe, adyen, manuel', rules: ['| low | stripe | false |', '| high | manuel | true |'] }));
+      expect(r.valid).toBe(true); // warnings: another action might write the field
+      const dead = only(r, 'DT_GUARD_DEAD');
+      expect(dead).toMatchObject({ severity: 'warning', location: { machine: 'Router', decisionTable: 'Routing' } });
+      expect(dead.message).toBe(
+        `Guard 'to_manual' can never hold: 'Routing' only ever sets 'gateway' to "stripe", "manuel" (default null); 'Routing' only ever sets 'review' to false, true (default false), and no combination of these values satisfies it, so the transitions it guards never fire.`,
+      );
+      expect(dead.suggestion).toMatch(/^Add a rule to 'Routing' that outputs the value the guard tests, correct the value in the guard/);
+      const unreachable = only(r, 'DT_UNREACHABLE_STATE');
+      expect(unreachable).toMatchObject({ severity: 'warning', location: { machine: 'Router', decisionTable: 'Routing', state: 'review' } });
+      expect(unreachable.message).toMatch(/State 'review' can never be entered: the transition graph reaches it, but every transition into it from a reachable state needs 'to_manual'/);
+      expect(unreachable.suggestion).toMatch(/let the table produce the value tested, or change the guard/);
+      expect(codes(r).filter((c) => c.startsWith('DT_'))).toEqual(['DT_GUARD_DEAD', 'DT_UNREACHABLE_STATE']);
+      // Fixed by correcting the guard instead of the table.
+      const fixed = pair({ outputs: 'stripe, adyen, manuel', rules: ['| low | stripe | false |', '| high | manuel | true |'], guards: [PAIR.guards[0] ?? '', '| to_manual | `ctx.gateway == "manuel" and ctx.review` |'] });
+      expect(verifyFile(fixed)).toEqual({ valid: true, errors: [] });
+    });
+
+    it('DT_GUARD_DEAD reasons over several fields and over negated uses, not just ==', () => {
+      // Two fields at once: the table routes to manual, but never sets review.
+      const apart = only(verifyFile(pair({ rules: ['| low | stripe | false |', '| high | manual | false |'] })), 'DT_GUARD_DEAD');
+      expect(apart.message).toMatch(/^Guard 'to_manual' can never hold: .*'review' to false \(default false\)/);
+      // Fields are judged one by one: manual and true both occur (in different rules), so not dead.
+      expect(codes(verifyFile(pair({ rules: ['| low | stripe | true |', '| high | manual | false |'] })))).toEqual([]);
+      // `!to_stripe` is dead when the table only ever routes to stripe (and the default is stripe too).
+      const always = pair({
+        context: ['| tier | string | "low" |', '| gateway | string | "stripe" |', '| review | bool | false |'],
+        outputs: 'stripe',
+        rules: ['| - | stripe | false |'],
+        guards: [PAIR.guards[0] ?? ''],
+        transitions: ['| idle | route | | routing |', '| routing | decide | to_stripe | paid |', '| routing | decide | !to_stripe | review |', '| review | approve | | paid |'],
+      });
+      const r = verifyFile(always);
+      const neg = only(r, 'DT_GUARD_DEAD');
+      expect(neg.message).toMatch(/^Guard '!to_stripe' on routing \+ decide can never hold: 'to_stripe' is always true/);
+      expect(neg.location).toMatchObject({ state: 'routing', event: 'decide' });
+      expect(only(r, 'DT_UNREACHABLE_STATE').location?.state).toBe('review');
+    });
+
+    it('a guard the default value satisfies is not dead; a table not aligned with the context is not checked', () => {
+      const defaulted = pair({
+        context: ['| tier | string | "low" |', '| gateway | string | "manual" |', '| review | bool | true |'],
+        outputs: 'stripe, adyen, manual',
+        rules: ['| - | stripe | false |'],
+      });
+      expect(codes(verifyFile(defaulted))).toEqual([]);
+      const unaligned = pair({ context: ['| tier | string | "low" |', '| gateway | string | |'], outputs: 'stripe, adyen, manuel', rules: ['| low | stripe | false |', '| high | manuel | true |'] });
+      expect(codes(verifyFile(unaligned)).filter((c) => c === 'DT_GUARD_DEAD' || c === 'DT_UNREACHABLE_STATE')).toEqual([]);
+    });
+
+    it('DT_UNREACHABLE_STATE reports the outermost state and follows paths on', () => {
+      const chain = pair({
+        outputs: 'stripe, adyen, manuel',
+        rules: ['| low | stripe | false |', '| high | manuel | true |'],
+        states: ['## state audit', '- ignore: route, decide'],
+        transitions: ['| idle | route | | routing |', '| routing | decide | to_stripe | paid |', '| routing | decide | to_manual | review |', '| review | approve | | audit |', '| audit | approve | | paid |'],
+      });
+      const r = verifyFile(chain);
+      expect(r.errors.filter((e) => e.code === 'DT_UNREACHABLE_STATE').map((e) => [e.location?.state, e.message])).toEqual([
+        ['review', expect.stringMatching(/needs 'to_manual', which the outputs of 'Routing' make impossible/)],
+        ['audit', expect.stringMatching(/it is entered only from states that are themselves unreachable/)],
+      ]);
+      // A compound state that is cut off is reported once, not with its children.
+      const nested = pair({
+        outputs: 'stripe, adyen, manuel',
+        rules: ['| low | stripe | false |', '| high | manuel | true |'],
+        states: ['## state hold', '- ignore: route, decide', '### state waiting [initial]', '### state checking'],
+        transitions: [...PAIR.transitions.slice(0, 2), '| routing | decide | to_manual | hold |', '| waiting | approve | | checking |', '| checking | approve | | paid |', '| review | approve | | paid |'],
+      });
+      const states = verifyFile(nested)
+        .errors.filter((e) => e.code === 'DT_UNREACHABLE_STATE' || e.code === 'UNREACHABLE_STATE')
+        .map((e) => `${e.code} ${e.location?.state ?? ''}`);
+      expect(states).toEqual(['UNREACHABLE_STATE review', 'DT_UNREACHABLE_STATE hold']);
+    });
   });
 
   it('has a test for every verifier code', () => {
