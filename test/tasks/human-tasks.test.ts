@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createEngine, defineWorkflow, ErrorCode, type EngineEvent, type KeelError } from '../../src/index.js';
 import { SqliteStore } from '../../src/storage/sqlite/index.js';
-import { SimulatedClock } from '../../src/testing/index.js';
+import { replayHistory, SimulatedClock } from '../../src/testing/index.js';
 import { testEngine, until } from '../engine/helpers.js';
 
 const address = z.object({ street: z.string().min(1), zip: z.string().regex(/^\d{5}$/) });
@@ -86,6 +86,7 @@ describe('human tasks', () => {
       'run.started', 'human.requested', 'human.completed', 'step.started', 'step.completed', 'run.completed',
     ]);
     expect(history[2]).toMatchObject({ status: 'completed', by: 'alice', data: { zip: '12345' } });
+    expect(await replayHistory(review, history)).toEqual({ status: 'completed', output: { status: 'completed', label: 'Main St 1 12345', by: 'alice' } });
     expect(events.filter((e) => e.type.startsWith('task.')).map((e) => e.type)).toEqual(
       expect.arrayContaining(['task.requested', 'task.requested', 'task.completed']),
     );
@@ -105,6 +106,7 @@ describe('human tasks', () => {
     const run = await engine.run(review, { deadline: '2d' }, { id: 'r2' });
     expect(await run.result()).toEqual({ status: 'expired' });
     expect(clock.now() - start).toBe(2 * 86_400_000);
+    expect(await replayHistory(review, await engine.history('r2'))).toEqual({ status: 'completed', output: { status: 'expired' } });
     const [task] = (await engine.listHumanTasks({ runId: 'r2' })).tasks;
     expect(task).toMatchObject({ status: 'expired', deadlineAt: new Date(start + 2 * 86_400_000) });
     expect((await errorOf(engine.completeHumanTask(task!.id, { street: 'a', zip: '12345' }))).code).toBe(ErrorCode.Conflict);
