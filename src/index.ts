@@ -8,6 +8,8 @@ export { createEngine, Engine, RunCancelledError, RunFailedError } from './engin
 export type { EngineOptions, RunHandle, RunInfo, RunOptions } from './engine/engine.js';
 export type { EngineEvent, EngineEventType } from './engine/events.js';
 export { defineWorkflow } from './engine/workflow.js';
+export type { HumanTaskInfo, HumanTaskOptions, HumanTaskResult } from './engine/human-task.js';
+export type { HumanTaskRecord, ListTasksQuery, TaskStatus } from './core/human-task.js';
 export type {
   RetryPolicy,
   StepContext,

@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
+import { taskSignal, type NewHumanTask } from '../src/core/human-task.js';
 import { CANCEL_SIGNAL, childSignal } from '../src/core/store.js';
 import type { Lease, NewRun, RunRecord, RunWrite, Store } from '../src/core/store.js';
 
@@ -908,6 +909,153 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect([await mustGet('a'), await mustGet('b')]).toEqual(before);
         expect(await store.history('a')).toHaveLength(1);
         expect(await store.history('b')).toHaveLength(1);
+      });
+    });
+
+    describe('human tasks', () => {
+      const task = (id: string, extra: Partial<NewHumanTask> = {}): NewHumanTask => ({ id, pos: 1, name: 'review', title: 'Review it', ...extra });
+      const requested = (id: string, pos = 1): EventData => ({ type: 'human.requested', pos, taskId: id, name: 'review', title: 'Review it' });
+
+      /** A claimed run with one pending task written through `write`. */
+      async function withTask(runId: string, taskId: string, extra: Partial<NewHumanTask> = {}, runExtra: Partial<NewRun> = {}) {
+        const lease = await started(runId, T0, runExtra);
+        const r = await writeOne({ runId, token: lease.token, events: [requested(taskId)], createTasks: [task(taskId, extra)] });
+        expect(r).toMatchObject({ ok: true });
+        return lease;
+      }
+
+      it('creates a task with its run write: pending, with the run and workflow filled in', async () => {
+        const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+        await withTask('r1', 't1', { description: 'Please', jsonSchema: schema, assignee: 'alice', deadlineAt: T0 + 5000 });
+        expect(await store.getTask('t1')).toEqual({
+          id: 't1',
+          runId: 'r1',
+          workflow: 'order',
+          pos: 1,
+          name: 'review',
+          title: 'Review it',
+          description: 'Please',
+          jsonSchema: schema,
+          assignee: 'alice',
+          status: 'pending',
+          createdAt: T0 + 10,
+          deadlineAt: T0 + 5000,
+        });
+        expect((await store.history('r1')).map((e) => e.type)).toEqual(['run.started', 'human.requested']);
+        expect(await store.getTask('nope')).toBeUndefined();
+      });
+
+      it('a fenced write creates no task', async () => {
+        const lease = await started('r1');
+        await store.claimRun('r1', { owner: 'w2', now: T0 + LEASE + 1, leaseMs: LEASE });
+        const r = await writeOne({ runId: 'r1', token: lease.token, events: [requested('t1')], createTasks: [task('t1')] });
+        expect(r).toEqual({ ok: false, reason: 'fenced' });
+        expect(await store.getTask('t1')).toBeUndefined();
+      });
+
+      it('lists tasks newest first by status, workflow, assignee and run, page by page', async () => {
+        await withTask('r1', 't1', { assignee: 'alice' });
+        await withTask('r2', 't2', { assignee: 'bob' }, { workflow: 'refund' });
+        const l3 = await started('r3');
+        await writeOne({ runId: 'r3', token: l3.token, events: [requested('t3')], createTasks: [task('t3', { assignee: 'alice' })] }, T0 + 20);
+        await store.settleTask('t1', { status: 'cancelled' }, T0 + 30);
+        const ids = async (q: Parameters<Store['listTasks']>[0]) => (await store.listTasks(q)).tasks.map((t) => t.id);
+        expect(await ids({})).toEqual(['t3', 't2', 't1']);
+        expect(await ids({ status: 'pending' })).toEqual(['t3', 't2']);
+        expect(await ids({ status: ['pending', 'cancelled'] })).toEqual(['t3', 't2', 't1']);
+        expect(await ids({ status: [] })).toEqual([]);
+        expect(await ids({ workflow: 'refund' })).toEqual(['t2']);
+        expect(await ids({ assignee: 'alice' })).toEqual(['t3', 't1']);
+        expect(await ids({ assignee: 'alice', status: 'pending' })).toEqual(['t3']);
+        expect(await ids({ runId: 'r2' })).toEqual(['t2']);
+        const first = await store.listTasks({ limit: 2 });
+        expect(first.tasks.map((t) => t.id)).toEqual(['t3', 't2']);
+        expect(first.nextCursor).toBeDefined();
+        const second = await store.listTasks({ limit: 2, cursor: first.nextCursor! });
+        expect(second).toEqual({ tasks: [expect.objectContaining({ id: 't1' })] });
+      });
+
+      it('settles a pending task once, storing the outcome in the run inbox and waking the waiting run', async () => {
+        const lease = await withTask('r1', 't1');
+        await suspend(lease, [taskSignal('t1')], null, T0 + 20);
+        const { task: done, message } = await store.settleTask('t1', { status: 'completed', data: { ok: true }, by: 'alice' }, T0 + 100);
+        expect(done).toMatchObject({ id: 't1', status: 'completed', data: { ok: true }, completedBy: 'alice', completedAt: T0 + 100 });
+        expect(message).toMatchObject({ runId: 'r1', name: taskSignal('t1'), payload: { status: 'completed', data: { ok: true }, by: 'alice' }, sentAt: T0 + 100 });
+        expect(await store.inbox('r1')).toEqual([message]);
+        expect((await mustGet('r1')).wakeAt).toBe(T0 + 100);
+        expect(await store.getTask('t1')).toEqual(done);
+
+        const again = await store.settleTask('t1', { status: 'cancelled' }, T0 + 200).catch((e: unknown) => e);
+        expect(again).toMatchObject({ code: ErrorCode.Conflict });
+        expect(await store.inbox('r1')).toHaveLength(1);
+        await expect(store.settleTask('nope', { status: 'cancelled' }, T0)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+      });
+
+      it('refuses to complete a task at or after its deadline, but lets it be cancelled', async () => {
+        await withTask('r1', 't1', { deadlineAt: T0 + 1000 });
+        const late = await store.settleTask('t1', { status: 'completed', data: 1 }, T0 + 1000).catch((e: unknown) => e);
+        expect(late).toMatchObject({ code: ErrorCode.Conflict });
+        expect((await store.getTask('t1'))?.status).toBe('pending');
+        expect(await store.inbox('r1')).toEqual([]);
+        const { task: cancelled } = await store.settleTask('t1', { status: 'cancelled', by: 'ops' }, T0 + 1001);
+        expect(cancelled).toMatchObject({ status: 'cancelled', completedBy: 'ops' });
+        expect(cancelled.data).toBeUndefined();
+      });
+
+      it('expires only its own run’s pending tasks', async () => {
+        const l1 = await withTask('r1', 't1');
+        await withTask('r2', 't2');
+        const l3 = await started('r3');
+        await writeOne({ runId: 'r3', token: l3.token, events: [requested('t3')], createTasks: [task('t3')] });
+        await store.settleTask('t3', { status: 'completed', data: null }, T0 + 15);
+        await writeOne({ runId: 'r1', token: l1.token, events: [], expireTasks: ['t1', 't2'] }, T0 + 50);
+        await writeOne({ runId: 'r3', token: l3.token, events: [], expireTasks: ['t3'] }, T0 + 50);
+        expect(await store.getTask('t1')).toMatchObject({ status: 'expired', completedAt: T0 + 50 });
+        expect((await store.getTask('t2'))?.status).toBe('pending');
+        expect(await store.getTask('t3')).toMatchObject({ status: 'completed', data: null });
+      });
+
+      it('a run that ends cancels its pending tasks and leaves settled ones', async () => {
+        const lease = await withTask('r1', 't1');
+        await writeOne({ runId: 'r1', token: lease.token, events: [requested('t2', 2)], createTasks: [task('t2', { pos: 2 })] });
+        await store.settleTask('t2', { status: 'completed', data: 'x' }, T0 + 20);
+        await writeOne({ runId: 'r1', token: lease.token, events: [{ type: 'run.cancelled' }], transition: { status: 'cancelled' } }, T0 + 30);
+        expect(await store.getTask('t1')).toMatchObject({ status: 'cancelled', completedAt: T0 + 30 });
+        expect(await store.getTask('t2')).toMatchObject({ status: 'completed', data: 'x' });
+        await expect(store.settleTask('t1', { status: 'completed', data: 1 }, T0 + 40)).rejects.toMatchObject({ code: ErrorCode.Conflict });
+      });
+
+      it('a task can not be settled once its run has ended', async () => {
+        const lease = await started('r1');
+        await writeOne({ runId: 'r1', token: lease.token, events: [requested('t1')], createTasks: [task('t1')] });
+        await writeOne({ runId: 'r1', token: lease.token, events: [], transition: { status: 'completed', output: 1 } });
+        await expect(store.settleTask('t1', { status: 'cancelled' }, T0 + 40)).rejects.toMatchObject({ code: ErrorCode.Conflict });
+      });
+    });
+
+    describe('reopenRun', () => {
+      it('reopens a failed run: event appended, pending and due now, error cleared', async () => {
+        const lease = await started('r1');
+        await writeOne({ runId: 'r1', token: lease.token, events: [step(1)] });
+        const error = { name: 'Error', message: 'boom' };
+        await writeOne({ runId: 'r1', token: lease.token, events: [{ type: 'run.failed', error }], transition: { status: 'failed', error } }, T0 + 20);
+        const run = await store.reopenRun('r1', { type: 'run.resumed', previousError: error }, T0 + 100);
+        expect(run).toMatchObject({ id: 'r1', status: 'pending', wakeAt: T0 + 100, lastSeq: 4, updatedAt: T0 + 100 });
+        expect(run.error).toBeUndefined();
+        expect(run.completedAt).toBeUndefined();
+        const history = await store.history('r1');
+        expect(history[3]).toEqual({ type: 'run.resumed', previousError: error, runId: 'r1', seq: 4, at: T0 + 100 });
+        const leases = await store.claimDue({ owner: 'w2', now: T0 + 100, leaseMs: LEASE, limit: 10 });
+        expect(leases.map((l) => l.runId)).toEqual(['r1']);
+        expect(leases[0]!.token).toBe(lease.token + 1);
+      });
+
+      it('refuses a run that is not failed, and an unknown one', async () => {
+        await store.createRun(newRun('r1'), T0);
+        const event: EventData = { type: 'run.resumed', previousError: { name: 'Error', message: 'x' } };
+        await expect(store.reopenRun('r1', event, T0)).rejects.toMatchObject({ code: ErrorCode.Conflict });
+        await expect(store.reopenRun('nope', event, T0)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+        expect(await store.history('r1')).toHaveLength(1);
       });
     });
 

@@ -73,10 +73,25 @@ describe('PostgresStore', () => {
     const tables = await sql<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'my_app_keel' ORDER BY table_name",
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'write_log']);
+    expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'tasks', 'write_log']);
     const again = await openStore({ schema: 'my_app_keel' });
     expect(again.migrationsApplied).toBe(0);
-    expect(await sql('SELECT version FROM my_app_keel.schema_migrations')).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await sql('SELECT version FROM my_app_keel.schema_migrations ORDER BY version')).toEqual(
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+    );
+  });
+
+  it('migrates a version 1 schema (before human tasks) forward, keeping its runs', async () => {
+    const store = await openStore();
+    await store.createRun({ id: 'old', kind: 'workflow', workflow: 'order', version: '1', input: {} }, T0);
+    const q = `"${store.schema}"`;
+    // Back to what version 1 created.
+    await sql(`DROP TRIGGER runs_end_tasks ON ${q}.runs; DROP FUNCTION ${q}.cancel_run_tasks(); DROP FUNCTION ${q}.settle_task;
+               DROP FUNCTION ${q}.apply_writes_with_tasks; DROP TABLE ${q}.tasks; DELETE FROM ${q}.schema_migrations WHERE version > 1`);
+    const again = await openStore({ schema: store.schema });
+    expect(again.migrationsApplied).toBe(SCHEMA_VERSION - 1);
+    expect((await again.getRun('old'))?.status).toBe('pending');
+    expect(await again.listTasks({})).toEqual({ tasks: [] });
   });
 
   it('refuses a schema newer than the code with SCHEMA_TOO_NEW and changes nothing', async () => {
@@ -88,7 +103,7 @@ describe('PostgresStore', () => {
       code: ErrorCode.SchemaTooNew,
       details: { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION },
     });
-    expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: 2 }]);
+    expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: SCHEMA_VERSION + 1 }]);
   });
 
   it('names host and database, hides the password and says what to check when the server is unreachable', async () => {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
 import { SqliteStore } from '../src/storage/sqlite/index.js';
-import { SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
 import { describeStoreContract } from './store-contract.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -80,11 +80,26 @@ describe('SqliteStore on a file', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['events', 'inbox', 'runs']);
+    expect(tables).toEqual(['events', 'inbox', 'runs', 'tasks']);
     await store.open(); // idempotent
     await store.close();
     const again = await openStore();
     expect(again.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  });
+
+  it('migrates a version 1 file (before human tasks) forward, keeping its runs', async () => {
+    const raw = new Database(path);
+    raw.exec(MIGRATIONS[0]!.sql);
+    raw.pragma('user_version = 1');
+    raw.prepare(
+      `INSERT INTO runs (id, kind, workflow, version, status, input, state, created_at, updated_at, wake_at, lease_token, last_seq)
+       VALUES ('old', 'workflow', 'order', '1', 'pending', '{}', '{}', 1, 1, 1, 0, 1)`,
+    ).run();
+    raw.close();
+    const store = await openStore();
+    expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((await store.getRun('old'))?.status).toBe('pending');
+    expect(await store.listTasks({})).toEqual({ tasks: [] });
   });
 
   it('keeps runs, history and inboxes across close and re-open', async () => {

@@ -23,6 +23,9 @@ export const EventType = {
   ValueRecorded: 'value.recorded',
   ChildStarted: 'child.started',
   ChildCompleted: 'child.completed',
+  HumanRequested: 'human.requested',
+  HumanCompleted: 'human.completed',
+  RunResumed: 'run.resumed',
   RunCompleted: 'run.completed',
   RunFailed: 'run.failed',
   RunCancelled: 'run.cancelled',
@@ -52,6 +55,28 @@ export type EventData =
   | { type: 'value.recorded'; pos: number; kind: RecordedValueKind; value: unknown }
   | { type: 'child.started'; pos: number; childId: string; workflow: string }
   | { type: 'child.completed'; pos: number; childId: string; result?: unknown; error?: SerializedError }
+  | {
+      type: 'human.requested';
+      pos: number;
+      taskId: string;
+      name: string;
+      title: string;
+      description?: string;
+      assignee?: string;
+      deadlineAt?: number;
+    }
+  | {
+      type: 'human.completed';
+      pos: number;
+      taskId: string;
+      name: string;
+      /** 'expired': the deadline passed first (recorded by the run's own timer). */
+      status: 'completed' | 'cancelled' | 'expired';
+      data?: unknown;
+      by?: string;
+    }
+  /** A failed run was reopened (`engine.resume`): step failures recorded before it may run again. */
+  | { type: 'run.resumed'; previousError: SerializedError }
   | { type: 'run.completed'; result: unknown }
   | { type: 'run.failed'; error: SerializedError }
   | { type: 'run.cancelled'; reason?: string };
@@ -93,6 +118,9 @@ export function describeCommand(e: PositionedEvent): { kind: string; name: strin
       return { kind: 'child', name: e.workflow };
     case 'child.completed':
       return { kind: 'child', name: e.childId };
+    case 'human.requested':
+    case 'human.completed':
+      return { kind: 'human task', name: e.name };
   }
 }
 

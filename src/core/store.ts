@@ -16,12 +16,13 @@
  * - Fencing is by token alone: a write under an expired lease is still accepted as long as no other
  *   worker has claimed the run since (the claim is what changes the token).
  * - When a run ends (completed, failed, cancelled) its unconsumed messages are dropped: a terminal
- *   run takes no more signals.
+ *   run takes no more signals. Its pending human tasks become `cancelled` in the same write.
  * - Errors other than fencing (a value JSON cannot hold, a database error) reject the whole
  *   `write` call; nothing of the batch is applied.
  */
 import type { SerializedError } from './errors.js';
 import type { EventData, HistoryEvent } from './history.js';
+import type { HumanTaskRecord, ListTasksQuery, NewHumanTask, TaskOutcome, TaskPage } from './human-task.js';
 
 export const RUN_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -123,6 +124,11 @@ export interface RunWrite {
   deliver?: { runId: string; name: string; payload: unknown }[];
   /** Record (or clear, with null) a problem that keeps the run from advancing. */
   lastError?: SerializedError | null;
+  /** Human tasks of this run created atomically with this write (their `human.requested` is among
+   * `events`). */
+  createTasks?: NewHumanTask[];
+  /** Ids of this run's tasks that this write marks `expired`; a task no longer pending is left as it is. */
+  expireTasks?: string[];
 }
 
 export type WriteResult =
@@ -202,4 +208,25 @@ export interface Store {
    * process only (memory, SQLite) need not implement it.
    */
   subscribe?(onWake: () => void): Promise<() => Promise<void>>;
+
+  // -------------------------------------------------------------------------------------------
+  // Human tasks (created by RunWrite.createTasks, see core/human-task.ts)
+
+  getTask(id: string): Promise<HumanTaskRecord | undefined>;
+  /** Newest first, like listRuns. */
+  listTasks(query: ListTasksQuery): Promise<TaskPage>;
+  /**
+   * A person settles a pending task: in one transaction the task is marked with the outcome and the
+   * outcome is stored in its run's inbox as a message named `taskSignal(id)` (waking the run).
+   * NotFoundError for an unknown task; ConflictError when it is not pending, or when completing it
+   * at or after its deadline. The caller validates the data first.
+   */
+  settleTask(id: string, outcome: TaskOutcome, now: number): Promise<{ task: HumanTaskRecord; message: InboxMessage }>;
+
+  /**
+   * Reopen a failed run (resume from its failed step): in one transaction `event` is appended to
+   * its history, the run becomes `pending` and due at `now`, and its error and end time are cleared.
+   * NotFoundError for an unknown run, ConflictError unless it is `failed`.
+   */
+  reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord>;
 }

@@ -23,6 +23,7 @@ import {
 } from '../core/errors.js';
 import type { HistoryEvent } from '../core/history.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import type { ListTasksQuery, TaskOutcome } from '../core/human-task.js';
 import { validate } from '../core/schema.js';
 import {
   CANCEL_SIGNAL,
@@ -51,6 +52,7 @@ import {
 } from '../wizard/durable.js';
 import { EngineEvents, type EngineEvent, type EngineEventType, type Listener } from './events.js';
 import { RunExecution, type ChildOutcome } from './execution.js';
+import { checkAnswer, toTaskInfo, type HumanTaskInfo } from './human-task.js';
 import type { ExecutionHost, FaultHook, FaultPoint } from './host.js';
 import { storeFromUrl } from './store-url.js';
 import { systemClock } from './system-clock.js';
@@ -471,6 +473,84 @@ export class Engine {
     await execution.cancel(reason);
   }
 
+  /**
+   * Resume a failed run from its failed step: the steps it recorded keep their results, the step
+   * that failed runs again (with a fresh retry budget), and the run continues from there. History
+   * stays append-only: a `run.resumed` event marks the point. Resolves with the reopened run
+   * (`pending`); wait for its end with `engine.handle(id).result()`.
+   * NOT_FOUND for an unknown run; CONFLICT unless the run is `failed`.
+   *
+   * @example
+   * await engine.resume('order-42');
+   * await engine.handle('order-42').result();
+   */
+  async resume(runId: string): Promise<RunInfo> {
+    const store = await this.store();
+    const run = await store.getRun(runId);
+    if (!run) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+    if (run.status !== 'failed' || !run.error) {
+      throw new ConflictError(`Run '${runId}' is ${run.status}; only a failed run can be resumed.`, { runId, status: run.status });
+    }
+    const reopened = await store.reopenRun(runId, { type: 'run.resumed', previousError: run.error }, this.clock.now());
+    this.events.emit({ type: 'run.reopened', runId });
+    this.wake();
+    return toInfo(reopened);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Human tasks
+
+  /** Human tasks, newest first; filter by status, workflow, assignee or run. */
+  async listHumanTasks(query: ListTasksQuery = {}): Promise<{ tasks: HumanTaskInfo[]; nextCursor?: string }> {
+    const store = await this.store();
+    const page = await store.listTasks(query);
+    return page.nextCursor === undefined
+      ? { tasks: page.tasks.map(toTaskInfo) }
+      : { tasks: page.tasks.map(toTaskInfo), nextCursor: page.nextCursor };
+  }
+
+  /** One human task; NOT_FOUND for an unknown id. */
+  async getHumanTask(id: string): Promise<HumanTaskInfo> {
+    const store = await this.store();
+    const task = await store.getTask(id);
+    if (!task) throw new NotFoundError('Human task', id, 'list open tasks with `keel tasks ls`');
+    return toTaskInfo(task);
+  }
+
+  /**
+   * Answer a pending human task; its run continues with the answer. The answer is checked against
+   * the task's JSON Schema first: a violation is a VALIDATION_FAILED error naming the field, and the
+   * task stays pending. NOT_FOUND for an unknown task; CONFLICT when it is no longer pending (or its
+   * deadline has passed).
+   *
+   * @example
+   * await engine.completeHumanTask(task.id, { street: 'Main St 1' }, { by: 'alice' });
+   */
+  async completeHumanTask(id: string, data: unknown, options: { by?: string } = {}): Promise<HumanTaskInfo> {
+    const store = await this.store();
+    const task = await store.getTask(id);
+    if (!task) throw new NotFoundError('Human task', id, 'list open tasks with `keel tasks ls`');
+    const value = toJsonValue(data, `The answer to human task '${id}'`);
+    // A task already settled is a conflict whatever the answer: say that rather than a schema error.
+    if (task.status === 'pending') await checkAnswer(task, value);
+    const outcome: TaskOutcome = options.by === undefined ? { status: 'completed', data: value } : { status: 'completed', data: value, by: options.by };
+    return this.settleTask(id, outcome);
+  }
+
+  /** Cancel a pending human task; its run continues with a `cancelled` result. CONFLICT unless pending. */
+  async cancelHumanTask(id: string, options: { by?: string } = {}): Promise<HumanTaskInfo> {
+    return this.settleTask(id, options.by === undefined ? { status: 'cancelled' } : { status: 'cancelled', by: options.by });
+  }
+
+  private async settleTask(id: string, outcome: TaskOutcome): Promise<HumanTaskInfo> {
+    const store = await this.store();
+    const { task, message } = await store.settleTask(id, outcome, this.clock.now());
+    const local = this.active.get(task.runId);
+    if (local) local.execution.deliver(message);
+    else this.wake();
+    return toTaskInfo(task);
+  }
+
   /** Run ids that start with `prefix`, sorted (for resolving abbreviated ids). */
   async findRunIds(prefix: string, limit = 10): Promise<string[]> {
     const store = await this.store();
@@ -595,7 +675,7 @@ export class Engine {
           claimed = leases.length;
           for (const lease of leases) {
             this.loading++;
-            void this.resume(store, lease).finally(() => this.loading--);
+            void this.load(store, lease).finally(() => this.loading--);
           }
         } catch (err) {
           this.logger.error('Claiming runs failed; trying again', { error: coerceError(err).message });
@@ -649,7 +729,7 @@ export class Engine {
     });
   }
 
-  private async resume(store: Store, lease: Lease): Promise<void> {
+  private async load(store: Store, lease: Lease): Promise<void> {
     try {
       const [run, inbox] = await Promise.all([store.getRun(lease.runId), store.inbox(lease.runId)]);
       if (!run) return;

@@ -16,7 +16,13 @@ export type EngineEvent =
   | { type: 'run.state'; runId: string; key: string; value: unknown }
   | { type: 'step.started'; runId: string; step: string; attempt: number }
   | { type: 'step.completed'; runId: string; step: string; attempt: number }
-  | { type: 'step.failed'; runId: string; step: string; attempt: number; error: SerializedError; willRetry: boolean };
+  | { type: 'step.failed'; runId: string; step: string; attempt: number; error: SerializedError; willRetry: boolean }
+  /** A run created a human task (after its commit). */
+  | { type: 'task.requested'; runId: string; taskId: string; name: string; title: string; assignee?: string }
+  /** A run took the end of one of its human tasks: answered, cancelled, or expired at its deadline. */
+  | { type: 'task.completed'; runId: string; taskId: string; name: string; status: 'completed' | 'cancelled' | 'expired'; by?: string }
+  /** A failed run was reopened by `engine.resume`; it runs again from its failed step. */
+  | { type: 'run.reopened'; runId: string };
 
 export type EngineEventType = EngineEvent['type'];
 export type EngineEventOf<T extends EngineEventType> = Extract<EngineEvent, { type: T }>;

@@ -21,7 +21,8 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { describeCommand, hasPosition, type EventData, type HistoryEvent, type PositionedEvent } from '../core/history.js';
-import { validate } from '../core/schema.js';
+import { taskSignal, type NewHumanTask, type TaskOutcome } from '../core/human-task.js';
+import { validate, type StandardSchemaV1 } from '../core/schema.js';
 import {
   CANCEL_SIGNAL,
   childSignal,
@@ -32,8 +33,10 @@ import {
   type WriteResult,
 } from '../core/store.js';
 import { toMs, type Duration } from '../util/duration.js';
+import { uuidv7 } from '../util/ids.js';
 import { toJsonValue } from '../util/json.js';
 import type { ExecutionHost } from './host.js';
+import { deriveJsonSchema, type HumanTaskOptions, type HumanTaskResult } from './human-task.js';
 import type { RetryPolicy, StepContext, StepOptions, WorkflowContext, WorkflowDefinition } from './workflow.js';
 
 /** A wait the run cannot satisfy by itself: it ends when a timer passes or a message arrives. */
@@ -108,6 +111,8 @@ export class RunExecution {
   private done = false;
   private readonly ctx: WorkflowContext;
   private staleLastError: boolean;
+  /** Final step failures recorded before a `run.resumed` marker: those steps run again. */
+  private readonly reopenedFailures = new Set<PositionedEvent>();
 
   constructor(
     /** @internal */ readonly host: ExecutionHost,
@@ -120,8 +125,14 @@ export class RunExecution {
     this.runId = run.id;
     this.token = lease.token;
     let max = 0;
+    let finalFailures: PositionedEvent[] = [];
     for (const e of history) {
+      if (e.type === 'run.resumed') {
+        for (const f of finalFailures) this.reopenedFailures.add(f);
+        finalFailures = [];
+      }
       if (!hasPosition(e)) continue;
+      if (e.type === 'step.failed' && e.retryAt === undefined) finalFailures.push(e);
       let list = this.byPos.get(e.pos);
       if (!list) this.byPos.set(e.pos, (list = []));
       list.push(e);
@@ -234,11 +245,15 @@ export class RunExecution {
         if (e.type === 'step.started') attempt = e.attempt + 1;
         if (e.type === 'step.failed') {
           failures++;
-          if (e.retryAt === undefined) throw deserializeError(e.error);
+          // A run resumed after this failure tries the step again with a fresh retry budget.
+          if (this.reopenedFailures.has(e)) failures = 0;
+          else if (e.retryAt === undefined) throw deserializeError(e.error);
         }
       }
       const last = events[events.length - 1];
-      if (last?.type === 'step.failed' && last.retryAt !== undefined) await this.waitTimer(pos, last.retryAt);
+      if (last?.type === 'step.failed' && last.retryAt !== undefined && !this.reopenedFailures.has(last)) {
+        await this.waitTimer(pos, last.retryAt);
+      }
     }
     let policy: ResolvedRetry | undefined;
     const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
@@ -409,6 +424,119 @@ export class RunExecution {
       }
       this.addWait(wait);
     });
+  }
+
+  /** @internal (RunContext) */
+  async humanTask<S extends StandardSchemaV1>(
+    name: string,
+    options: HumanTaskOptions<S>,
+  ): Promise<HumanTaskResult<StandardSchemaV1.InferOutput<S>>> {
+    type Result = HumanTaskResult<StandardSchemaV1.InferOutput<S>>;
+    if (typeof name !== 'string' || name === '') {
+      throw new KeelError(ErrorCode.Validation, 'A human task needs a non-empty name, e.g. ctx.humanTask(\'review\', { … }).');
+    }
+    if (this.blocked) return never();
+    const { pos, events } = this.next('human task', name);
+    if (this.done) return never();
+    let taskId: string | undefined;
+    let deadlineAt: number | undefined;
+    for (const e of events ?? []) {
+      if (e.type === 'human.completed') return this.taskResult(e, options.schema);
+      if (e.type === 'human.requested') {
+        taskId = e.taskId;
+        deadlineAt = e.deadlineAt;
+      }
+    }
+    if (taskId === undefined) {
+      const id = uuidv7(this.host.clock.now());
+      const d = options.deadline;
+      deadlineAt = d === undefined ? undefined : d instanceof Date ? d.getTime() : this.host.clock.now() + toMs(d, `deadline of human task '${name}'`);
+      if (deadlineAt !== undefined && !Number.isFinite(deadlineAt)) {
+        throw new KeelError(ErrorCode.Validation, `The deadline of human task '${name}' is not a valid date.`);
+      }
+      this.inFlight++;
+      let jsonSchema: Record<string, unknown> | undefined;
+      try {
+        jsonSchema = options.jsonSchema ?? (await deriveJsonSchema(options.schema));
+        if (jsonSchema !== undefined) jsonSchema = toJsonValue(jsonSchema, `The JSON Schema of human task '${name}'`);
+      } finally {
+        this.inFlight--;
+        if (this.waits.size > 0) this.scheduleCheck();
+      }
+      if (this.done) return never();
+      const requested: Extract<EventData, { type: 'human.requested' }> = { type: 'human.requested', pos, taskId: id, name, title: options.title };
+      if (options.description !== undefined) requested.description = options.description;
+      if (options.assignee !== undefined) requested.assignee = options.assignee;
+      if (deadlineAt !== undefined) requested.deadlineAt = deadlineAt;
+      const task: NewHumanTask = { id, pos, name, title: options.title };
+      if (requested.description !== undefined) task.description = requested.description;
+      if (requested.assignee !== undefined) task.assignee = requested.assignee;
+      if (deadlineAt !== undefined) task.deadlineAt = deadlineAt;
+      // The JSON Schema lives in the task row only: history stays compact and still says what was asked.
+      if (jsonSchema !== undefined) task.jsonSchema = jsonSchema;
+      await this.write({ events: [requested], createTasks: [task] });
+      const emitted: Extract<Parameters<ExecutionHost['emit']>[0], { type: 'task.requested' }> = {
+        type: 'task.requested',
+        runId: this.runId,
+        taskId: id,
+        name,
+        title: options.title,
+      };
+      if (options.assignee !== undefined) emitted.assignee = options.assignee;
+      this.host.emit(emitted);
+      taskId = id;
+    }
+    const id = taskId;
+    const ended = (status: 'completed' | 'cancelled' | 'expired', outcome?: TaskOutcome): Extract<EventData, { type: 'human.completed' }> => {
+      const event: Extract<EventData, { type: 'human.completed' }> = { type: 'human.completed', pos, taskId: id, name, status };
+      if (outcome?.status === 'completed') event.data = outcome.data;
+      if (outcome?.by !== undefined) event.by = outcome.by;
+      const emitted: Extract<Parameters<ExecutionHost['emit']>[0], { type: 'task.completed' }> = {
+        type: 'task.completed',
+        runId: this.runId,
+        taskId: id,
+        name,
+        status,
+      };
+      if (event.by !== undefined) emitted.by = event.by;
+      this.host.emit(emitted);
+      return event;
+    };
+    const arrived = (m: InboxMessage): Promise<Result> => {
+      const outcome = m.payload as TaskOutcome;
+      const event = ended(outcome.status, outcome);
+      this.queue({ events: [event], consume: [m.id] });
+      return this.taskResult(event, options.schema);
+    };
+    const buffered = this.takeMessage(taskSignal(id));
+    if (buffered) return arrived(buffered);
+    return new Promise<Result>((resolve, reject) => {
+      const wait: Wait = { pos, signal: taskSignal(id), onMessage: (m) => void arrived(m).then(resolve, reject) };
+      if (deadlineAt !== undefined) {
+        wait.wakeAt = deadlineAt;
+        wait.onTimer = () => {
+          // The task row turns expired in the same write that records it, unless a person settled it first.
+          this.queue({ events: [ended('expired')], expireTasks: [id] });
+          resolve({ status: 'expired', taskId: id });
+        };
+      }
+      this.addWait(wait);
+    });
+  }
+
+  /** The result of an ended task; a completed answer is parsed by the task's schema (again on replay). */
+  private async taskResult<T>(e: Extract<EventData, { type: 'human.completed' }>, schema: StandardSchemaV1): Promise<HumanTaskResult<T>> {
+    if (e.status === 'expired') return { status: 'expired', taskId: e.taskId };
+    const by = e.by === undefined ? {} : { by: e.by };
+    if (e.status === 'cancelled') return { status: 'cancelled', taskId: e.taskId, ...by };
+    this.inFlight++;
+    try {
+      const data = (await validate(schema, e.data, `The answer to human task '${e.name}'`)) as T;
+      return { status: 'completed', taskId: e.taskId, data, ...by };
+    } finally {
+      this.inFlight--;
+      if (this.waits.size > 0) this.scheduleCheck();
+    }
   }
 
   /** @internal (RunContext) */
@@ -762,6 +890,9 @@ class RunContext implements WorkflowContext {
   }
   child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: { id?: string }): Promise<O> {
     return this.x.child(workflow, input, options);
+  }
+  humanTask<S extends StandardSchemaV1>(name: string, options: HumanTaskOptions<S>): Promise<HumanTaskResult<StandardSchemaV1.InferOutput<S>>> {
+    return this.x.humanTask(name, options);
   }
   now(): Date {
     return new Date(this.x.record('now', () => this.x.host.clock.now()) as number);

@@ -4,6 +4,7 @@
 import type { StandardSchemaV1 } from '../core/schema.js';
 import type { RunKind } from '../core/store.js';
 import type { Duration } from '../util/duration.js';
+import type { HumanTaskOptions, HumanTaskResult } from './human-task.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (default 3; 1 means no retry). */
@@ -58,6 +59,20 @@ export interface WorkflowContext {
   sleepUntil(instant: Date | number): Promise<void>;
   /** The next signal of that name (buffered if it came earlier); `undefined` when the timeout passes. */
   waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined>;
+  /**
+   * Ask a person for structured input and wait durably for the answer. The task is stored (listed
+   * by `engine.listHumanTasks`, answered by `engine.completeHumanTask`) with the JSON Schema of
+   * `schema`; the result says whether it was completed (with the parsed answer), expired at its
+   * deadline, or cancelled. An answer the schema rejects throws a ValidationError here.
+   *
+   * @example
+   * const r = await ctx.humanTask('address', { title: 'Check the address', schema: z.object({ street: z.string() }), deadline: '1d' });
+   * if (r.status === 'completed') await ctx.step('ship', () => ship(r.data.street));
+   */
+  humanTask<S extends StandardSchemaV1>(
+    name: string,
+    options: HumanTaskOptions<S>,
+  ): Promise<HumanTaskResult<StandardSchemaV1.InferOutput<S>>>;
   /** Start a child run and wait for its result; a failed child throws a ChildFailedError. */
   child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: { id?: string }): Promise<O>;
   /** Queryable run state (shown by getRun), recorded in history. */

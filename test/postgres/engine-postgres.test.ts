@@ -1,5 +1,6 @@
 /** The engine on PostgreSQL: chosen by URL or by KEEL_DATABASE_URL / DATABASE_URL, woken by NOTIFY. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createEngine, defineWorkflow, ErrorCode, type Engine } from '../../src/index.js';
 import { createTestDatabase } from './pg-helpers.js';
 
@@ -66,5 +67,30 @@ describe('engine on PostgreSQL', () => {
     process.env.KEEL_DATABASE_URL = 'postgres://nobody@127.0.0.1:1/nowhere';
     const unreachable = track(createEngine({ workflows: [greet] }));
     await expect(unreachable.getRun('x')).rejects.toMatchObject({ code: ErrorCode.StoreUnreachable, message: expect.stringMatching(/127\.0\.0\.1:1, database 'nowhere'/) });
+  });
+
+  it('a human task answered through a client engine wakes the worker; a second answer is a conflict', async () => {
+    const approve = defineWorkflow({
+      name: 'approve',
+      async run(ctx) {
+        const r = await ctx.humanTask('approve', { title: 'Approve?', schema: z.object({ ok: z.boolean() }), assignee: 'ops' });
+        return r.status === 'completed' ? r.data.ok : r.status;
+      },
+    });
+    const store = `${db.url}?schema=tasks`;
+    const worker = track(createEngine({ store, workflows: [approve], pollIntervalMs: 60_000 }));
+    await worker.start();
+    const client = track(createEngine({ store, workflows: [approve] }));
+    await client.run(approve, undefined, { id: 'a1' });
+    let taskId: string | undefined;
+    for (let i = 0; i < 300 && taskId === undefined; i++) {
+      taskId = (await client.listHumanTasks({ assignee: 'ops', status: 'pending' })).tasks[0]?.id;
+      if (taskId === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(taskId).toBeDefined();
+    await expect(client.completeHumanTask(taskId!, { ok: 'yes' })).rejects.toMatchObject({ code: ErrorCode.Validation, message: expect.stringContaining('ok') });
+    expect(await client.completeHumanTask(taskId!, { ok: true }, { by: 'dana' })).toMatchObject({ status: 'completed', completedBy: 'dana' });
+    expect(await worker.handle('a1').result()).toBe(true);
+    await expect(client.completeHumanTask(taskId!, { ok: false })).rejects.toMatchObject({ code: ErrorCode.Conflict });
   });
 });

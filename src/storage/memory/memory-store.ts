@@ -4,7 +4,8 @@
  * alias stored data, exactly as with a database.
  */
 import { coerceError, ConflictError, NotFoundError } from '../../core/errors.js';
-import type { HistoryEvent } from '../../core/history.js';
+import type { EventData, HistoryEvent } from '../../core/history.js';
+import { reopenConflict, settleConflict, taskSignal, type HumanTaskRecord, type ListTasksQuery, type TaskOutcome, type TaskPage } from '../../core/human-task.js';
 import {
   CANCEL_SIGNAL,
   isTerminal,
@@ -29,6 +30,7 @@ export class MemoryStore implements Store {
   private readonly events = new Map<string, HistoryEvent[]>();
   private readonly inboxes = new Map<string, InboxMessage[]>();
   private nextInboxId = 1;
+  private readonly tasks = new Map<string, HumanTaskRecord>();
 
   open(): Promise<void> {
     return Promise.resolve();
@@ -277,6 +279,17 @@ export class MemoryStore implements Store {
       const target = this.runs.get(d.runId);
       if (target && !isTerminal(target.status)) this.deliver(target, d.name, d.payload, now);
     }
+    for (const t of w.createTasks ?? []) {
+      if (this.tasks.has(t.id)) continue;
+      this.tasks.set(t.id, { ...t, runId: run.id, workflow: run.workflow, status: 'pending', createdAt: now });
+    }
+    for (const id of w.expireTasks ?? []) {
+      const task = this.tasks.get(id);
+      if (task?.runId === run.id && task.status === 'pending') {
+        task.status = 'expired';
+        task.completedAt = now;
+      }
+    }
     run.updatedAt = now;
     let suspended = false;
     let pending: InboxMessage[] = [];
@@ -304,7 +317,84 @@ export class MemoryStore implements Store {
       delete run.leaseOwner;
       delete run.leaseExpiresAt;
       this.inboxes.set(run.id, []);
+      // A terminal run takes no more messages, so nobody could answer its open tasks.
+      for (const task of this.tasks.values()) {
+        if (task.runId === run.id && task.status === 'pending') {
+          task.status = 'cancelled';
+          task.completedAt = now;
+        }
+      }
     }
     return { ok: true, lastSeq: run.lastSeq, suspended, pending: copy(pending) };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Human tasks and reopening
+
+  getTask(id: string): Promise<HumanTaskRecord | undefined> {
+    return Promise.resolve(copy(this.tasks.get(id)));
+  }
+
+  listTasks(query: ListTasksQuery): Promise<TaskPage> {
+    try {
+      const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+      const statuses = query.status === undefined ? undefined : new Set(Array.isArray(query.status) ? query.status : [query.status]);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const matching = [...this.tasks.values()]
+        .filter(
+          (t) =>
+            (!statuses || statuses.has(t.status)) &&
+            (query.workflow === undefined || t.workflow === query.workflow) &&
+            (query.assignee === undefined || t.assignee === query.assignee) &&
+            (query.runId === undefined || t.runId === query.runId) &&
+            (!after || t.createdAt < after.createdAt || (t.createdAt === after.createdAt && t.id < after.id)),
+        )
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      const tasks = matching.slice(0, limit).map(copy);
+      const last = tasks[tasks.length - 1];
+      return Promise.resolve(matching.length > limit && last ? { tasks, nextCursor: encodeCursor(last.createdAt, last.id) } : { tasks });
+    } catch (err) {
+      return Promise.reject(coerceError(err));
+    }
+  }
+
+  settleTask(id: string, outcome: TaskOutcome, now: number): Promise<{ task: HumanTaskRecord; message: InboxMessage }> {
+    let o: TaskOutcome;
+    try {
+      o = copy(outcome);
+    } catch (err) {
+      return Promise.reject(coerceError(err));
+    }
+    const task = this.tasks.get(id);
+    if (!task) return Promise.reject(new NotFoundError('Human task', id, 'list open tasks with `keel tasks ls`'));
+    const run = this.runs.get(task.runId);
+    const problem = settleConflict(task, o, now, run === undefined || isTerminal(run.status));
+    if (problem) return Promise.reject(problem);
+    task.status = o.status;
+    task.completedAt = now;
+    if (o.status === 'completed') task.data = o.data;
+    if (o.by !== undefined) task.completedBy = o.by;
+    const message = this.deliver(run as RunRecord, taskSignal(id), o, now);
+    return Promise.resolve({ task: copy(task), message: copy(message) });
+  }
+
+  reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord> {
+    const run = this.runs.get(runId);
+    if (!run) return Promise.reject(new NotFoundError('Run', runId, 'check the id with `keel ls`'));
+    if (run.status !== 'failed') return Promise.reject(reopenConflict(runId, run.status));
+    let data: EventData;
+    try {
+      data = copy(event);
+    } catch (err) {
+      return Promise.reject(coerceError(err));
+    }
+    (this.events.get(runId) as HistoryEvent[]).push({ ...data, runId, seq: ++run.lastSeq, at: now });
+    run.status = 'pending';
+    run.wakeAt = now;
+    run.updatedAt = now;
+    delete run.error;
+    delete run.completedAt;
+    delete run.lastError;
+    return Promise.resolve(copy(run));
   }
 }

@@ -218,6 +218,108 @@ export const MIGRATIONS: readonly Migration[] = [
       END $fn$;
     `,
   },
+  {
+    version: 2,
+    description: 'human tasks',
+    sql: `
+      CREATE TABLE $S.tasks (
+        id           text COLLATE "C" PRIMARY KEY,
+        run_id       text COLLATE "C" NOT NULL,
+        workflow     text NOT NULL,
+        pos          integer NOT NULL,
+        name         text NOT NULL,
+        title        text NOT NULL,
+        description  text,
+        json_schema  text,
+        assignee     text,
+        status       text NOT NULL,
+        data         text,
+        completed_by text,
+        created_at   bigint NOT NULL,
+        completed_at bigint,
+        deadline_at  bigint
+      );
+      CREATE INDEX tasks_list ON $S.tasks (created_at DESC, id DESC);
+      CREATE INDEX tasks_status_list ON $S.tasks (status, created_at DESC, id DESC);
+      CREATE INDEX tasks_pending_run ON $S.tasks (run_id) WHERE status = 'pending';
+
+      -- A run that ends cancels its pending tasks (nobody could answer them: a terminal run takes no
+      -- messages). A trigger rather than a change to apply_writes: it fires only when a run's status
+      -- becomes terminal, never on the step hot path, and costs one probe into a small partial index.
+      CREATE FUNCTION $S.cancel_run_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        UPDATE $S.tasks SET status = 'cancelled', completed_at = NEW.completed_at
+        WHERE run_id = NEW.id AND status = 'pending';
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER runs_end_tasks AFTER UPDATE OF status ON $S.runs FOR EACH ROW
+        WHEN (NEW.status IN ('completed', 'failed', 'cancelled') AND OLD.status IS DISTINCT FROM NEW.status)
+        EXECUTE FUNCTION $S.cancel_run_tasks();
+
+      -- A batch of run writes some of which create or expire tasks: apply_writes, then the task rows
+      -- of the writes that were applied, in one transaction. tasks[i] belongs to batch[i]:
+      -- {"r": run id, "c": [new tasks], "x": [task ids to expire]}. Repeating a batch id is safe:
+      -- apply_writes returns the stored results and the task statements are idempotent.
+      CREATE FUNCTION $S.apply_writes_with_tasks(batch_id uuid, batch json, tasks json, now_ms bigint) RETURNS json
+      LANGUAGE plpgsql AS $fn$
+      DECLARE done json; w json; k json; i integer := 0;
+      BEGIN
+        done := $S.apply_writes(batch_id, batch, now_ms);
+        FOR w IN SELECT value FROM json_array_elements(tasks) LOOP
+          IF ((done->i)->>'ok')::boolean THEN
+            FOR k IN SELECT value FROM json_array_elements(w->'c') LOOP
+              INSERT INTO $S.tasks (id, run_id, workflow, pos, name, title, description, json_schema, assignee, status,
+                                    created_at, completed_at, deadline_at)
+              SELECT k->>'id', r.id, r.workflow, (k->>'pos')::integer, k->>'name', k->>'title', k->>'description',
+                     (k->'jsonSchema')::text, k->>'assignee',
+                     CASE WHEN r.status IN ('completed', 'failed', 'cancelled') THEN 'cancelled' ELSE 'pending' END,
+                     now_ms,
+                     CASE WHEN r.status IN ('completed', 'failed', 'cancelled') THEN now_ms END,
+                     (k->>'deadlineAt')::bigint
+              FROM $S.runs r WHERE r.id = w->>'r'
+              ON CONFLICT (id) DO NOTHING;
+            END LOOP;
+            IF json_array_length(w->'x') > 0 THEN
+              UPDATE $S.tasks SET status = 'expired', completed_at = now_ms
+              WHERE run_id = w->>'r' AND status = 'pending' AND id IN (SELECT json_array_elements_text(w->'x'));
+            END IF;
+          END IF;
+          i := i + 1;
+        END LOOP;
+        RETURN done;
+      END $fn$;
+
+      -- A person settles a task: the run row is locked before the task row, the order a run write
+      -- takes them in (apply_writes, then the end-of-run trigger), so the two never deadlock.
+      -- No row: unknown task. result 'ok' with the inbox message id, or why not: 'not-pending',
+      -- 'past-deadline', 'run-ended' (the client turns these into errors).
+      CREATE FUNCTION $S.settle_task(tid text, new_status text, tdata text, tby text, payload text, now_ms bigint)
+        RETURNS TABLE (result text, message_id bigint)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE rid text; st text; tstatus text; tdeadline bigint; mid bigint; sname text := '@task:' || tid;
+      BEGIN
+        SELECT k.run_id INTO rid FROM $S.tasks k WHERE k.id = tid;
+        IF NOT FOUND THEN RETURN; END IF;
+        SELECT r.status INTO st FROM $S.runs r WHERE r.id = rid FOR NO KEY UPDATE;
+        SELECT k.status, k.deadline_at INTO tstatus, tdeadline FROM $S.tasks k WHERE k.id = tid FOR UPDATE;
+        IF tstatus <> 'pending' THEN
+          result := 'not-pending';
+        ELSIF new_status = 'completed' AND tdeadline IS NOT NULL AND now_ms >= tdeadline THEN
+          result := 'past-deadline';
+        ELSIF st IS NULL OR st IN ('completed', 'failed', 'cancelled') THEN
+          result := 'run-ended';
+        ELSE
+          INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (rid, sname, payload, now_ms) RETURNING id INTO mid;
+          UPDATE $S.runs r SET wake_at = least(coalesce(r.wake_at, now_ms), now_ms), updated_at = now_ms
+          WHERE r.id = rid AND r.status = 'waiting' AND sname = ANY (r.waiting_for);
+          UPDATE $S.tasks k SET status = new_status, data = tdata, completed_by = tby, completed_at = now_ms WHERE k.id = tid;
+          result := 'ok';
+          message_id := mid;
+        END IF;
+        RETURN NEXT;
+      END $fn$;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

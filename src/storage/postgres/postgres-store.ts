@@ -40,6 +40,16 @@ import type {
 } from '../../core/store.js';
 import { decodeCursor, encodeCursor } from '../../util/json.js';
 import { migrate, quoteIdent } from './migrations.js';
+import {
+  reopenConflict,
+  settleConflict,
+  taskSignal,
+  type HumanTaskRecord,
+  type ListTasksQuery,
+  type TaskOutcome,
+  type TaskPage,
+  type TaskStatus,
+} from '../../core/human-task.js';
 
 export interface PostgresStoreOptions {
   /** e.g. 'postgres://user:password@host:5432/db'. One of connectionString and pool is required. */
@@ -534,6 +544,7 @@ export class PostgresStore implements Store {
 
   async write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
     if (batch.length === 0) return [];
+    if (batch.some((w) => w.createTasks?.length || w.expireTasks?.length)) return this.writeWithTasks(batch, now);
     // Serialise first: a value JSON cannot hold refuses the batch before anything is sent.
     const json = JSON.stringify(batch.map(prepareWrite));
     const batchId = crypto.randomUUID();
@@ -596,6 +607,162 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
     };
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Human tasks and reopening (kept together at the end of the class)
+
+  /** A batch in which some writes create or expire human tasks: apply_writes_with_tasks, one
+   * transaction, retried by batch id like {@link write}. Task writes are rare (one per human task),
+   * so the hot path keeps its own statement. */
+  private async writeWithTasks(batch: RunWrite[], now: number): Promise<WriteResult[]> {
+    const json = JSON.stringify(batch.map(prepareWrite));
+    const tasks = JSON.stringify(batch.map((w) => ({ r: w.runId, c: w.createTasks ?? [], x: w.expireTasks ?? [] })));
+    const batchId = crypto.randomUUID();
+    let row: { results: RawResult[] } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        [row] = await this.rows<{ results: RawResult[] }>('always', `SELECT ${this.q}.apply_writes_with_tasks($1, $2, $3, $4) AS results`, [
+          batchId,
+          json,
+          tasks,
+          now,
+        ]);
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
+      }
+    }
+    if (!row) throw new KeelError(ErrorCode.InvalidState, 'apply_writes_with_tasks returned no row');
+    return row.results.map((r) =>
+      r.ok
+        ? {
+            ok: true,
+            lastSeq: r.lastSeq,
+            suspended: r.suspended,
+            pending: r.pending.map((m) => ({ id: Number(m.id), runId: m.runId, name: m.name, payload: fromJson(m.payload), sentAt: Number(m.sentAt) })),
+          }
+        : { ok: false, reason: 'fenced' },
+    );
+  }
+
+  async getTask(id: string): Promise<HumanTaskRecord | undefined> {
+    const [row] = await this.rows<TaskRow>('always', `SELECT ${TASK_COLUMNS} FROM ${this.q}.tasks WHERE id = $1`, [id]);
+    return row ? rowToTask(row) : undefined;
+  }
+
+  async listTasks(query: ListTasksQuery): Promise<TaskPage> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+    if (statuses?.length === 0) return { tasks: [] };
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (statuses) {
+      values.push(statuses);
+      where.push(`status = ANY ($${values.length}::text[])`);
+    }
+    for (const [column, value] of [
+      ['workflow', query.workflow],
+      ['assignee', query.assignee],
+      ['run_id', query.runId],
+    ] as const) {
+      if (value === undefined) continue;
+      values.push(value);
+      where.push(`${column} = $${values.length}`);
+    }
+    if (after) {
+      values.push(after.createdAt, after.id);
+      where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
+    }
+    values.push(limit + 1);
+    const text = `SELECT ${TASK_COLUMNS} FROM ${this.q}.tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                  ORDER BY created_at DESC, id DESC LIMIT $${values.length}`;
+    const rows = await this.rows<TaskRow>('always', text, values);
+    const tasks = rows.slice(0, limit).map(rowToTask);
+    const last = tasks[tasks.length - 1];
+    return rows.length > limit && last ? { tasks, nextCursor: encodeCursor(last.createdAt, last.id) } : { tasks };
+  }
+
+  async settleTask(id: string, outcome: TaskOutcome, now: number): Promise<{ task: HumanTaskRecord; message: InboxMessage }> {
+    const payload = toJson(outcome);
+    const data = outcome.status === 'completed' ? toJson(outcome.data) : null;
+    // Not repeated after an unknown outcome: the answer could be stored twice.
+    const [row] = await this.rows<{ result: string; message_id: string | null }>(
+      'if-not-sent',
+      `SELECT result, message_id FROM ${this.q}.settle_task($1, $2, $3, $4, $5, $6)`,
+      [id, outcome.status, data, outcome.by ?? null, payload, now],
+    );
+    const task = await this.getTask(id);
+    if (!row || !task) throw new NotFoundError('Human task', id, 'list open tasks with `keel tasks ls`');
+    if (row.result !== 'ok' || row.message_id === null) {
+      const problem = settleConflict(task, outcome, now, row.result === 'run-ended');
+      throw problem ?? new ConflictError(`Human task '${id}' could not be settled (${row.result}).`, { taskId: id });
+    }
+    const message: InboxMessage = { id: Number(row.message_id), runId: task.runId, name: taskSignal(id), payload: fromJson(payload), sentAt: now };
+    return { task, message };
+  }
+
+  async reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord> {
+    const [row] = await this.rows<RunRow>(
+      'if-not-sent',
+      `WITH upd AS (
+         UPDATE ${this.q}.runs SET status = 'pending', wake_at = $2, updated_at = $2, error = NULL, completed_at = NULL,
+                                   last_error = NULL, last_seq = last_seq + 1
+         WHERE id = $1 AND status = 'failed'
+         RETURNING ${RUN_COLUMNS}
+       ), ev AS (
+         INSERT INTO ${this.q}.events (run_id, seq, at, data) SELECT id, last_seq, $2, $3 FROM upd
+       )
+       SELECT ${RUN_COLUMNS} FROM upd`,
+      [runId, now, JSON.stringify(event)],
+    );
+    if (row) return rowToRun(row);
+    const current = await this.getRun(runId);
+    if (!current) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+    throw reopenConflict(runId, current.status);
+  }
+}
+
+const TASK_COLUMNS =
+  'id, run_id, workflow, pos, name, title, description, json_schema, assignee, status, data, completed_by, created_at, completed_at, deadline_at';
+
+interface TaskRow {
+  id: string;
+  run_id: string;
+  workflow: string;
+  pos: number;
+  name: string;
+  title: string;
+  description: string | null;
+  json_schema: string | null;
+  assignee: string | null;
+  status: TaskStatus;
+  data: string | null;
+  completed_by: string | null;
+  created_at: string;
+  completed_at: string | null;
+  deadline_at: string | null;
+}
+
+function rowToTask(row: TaskRow): HumanTaskRecord {
+  const task: HumanTaskRecord = {
+    id: row.id,
+    runId: row.run_id,
+    workflow: row.workflow,
+    pos: row.pos,
+    name: row.name,
+    title: row.title,
+    status: row.status,
+    createdAt: Number(row.created_at),
+  };
+  if (row.description !== null) task.description = row.description;
+  if (row.json_schema !== null) task.jsonSchema = JSON.parse(row.json_schema) as Record<string, unknown>;
+  if (row.assignee !== null) task.assignee = row.assignee;
+  if (row.data !== null) task.data = JSON.parse(row.data);
+  if (row.completed_by !== null) task.completedBy = row.completed_by;
+  if (row.completed_at !== null) task.completedAt = Number(row.completed_at);
+  if (row.deadline_at !== null) task.deadlineAt = Number(row.deadline_at);
+  return task;
 }
 
 function statements(q: string) {

@@ -83,6 +83,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_run ON inbox (run_id);
     `,
   },
+  {
+    version: 2,
+    description: 'human tasks',
+    sql: `
+      CREATE TABLE tasks (
+        id           TEXT PRIMARY KEY NOT NULL,
+        run_id       TEXT NOT NULL,
+        workflow     TEXT NOT NULL,
+        pos          INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        description  TEXT,
+        json_schema  TEXT,
+        assignee     TEXT,
+        status       TEXT NOT NULL,
+        data         TEXT,
+        completed_by TEXT,
+        created_at   INTEGER NOT NULL,
+        completed_at INTEGER,
+        deadline_at  INTEGER
+      );
+      -- listTasks: newest first, alone or by status (the usual "open tasks" query).
+      CREATE INDEX tasks_list ON tasks (created_at DESC, id DESC);
+      CREATE INDEX tasks_status_list ON tasks (status, created_at DESC, id DESC);
+      -- A run that ends cancels its pending tasks: a probe into this small index per ended run.
+      CREATE INDEX tasks_pending_run ON tasks (run_id) WHERE status = 'pending';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -16,6 +16,17 @@ import Database from 'better-sqlite3';
 import { coerceError, ConfigError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
 import type { SerializedError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
+import {
+  reopenConflict,
+  settleConflict,
+  taskSignal,
+  type HumanTaskRecord,
+  type ListTasksQuery,
+  type NewHumanTask,
+  type TaskOutcome,
+  type TaskPage,
+  type TaskStatus,
+} from '../../core/human-task.js';
 import { CANCEL_SIGNAL, isTerminal } from '../../core/store.js';
 import type {
   CreateRunResult,
@@ -84,6 +95,48 @@ interface InboxRow {
   sent_at: number;
 }
 
+const TASK_COLUMNS =
+  'id, run_id, workflow, pos, name, title, description, json_schema, assignee, status, data, completed_by, created_at, completed_at, deadline_at';
+
+interface TaskRow {
+  id: string;
+  run_id: string;
+  workflow: string;
+  pos: number;
+  name: string;
+  title: string;
+  description: string | null;
+  json_schema: string | null;
+  assignee: string | null;
+  status: TaskStatus;
+  data: string | null;
+  completed_by: string | null;
+  created_at: number;
+  completed_at: number | null;
+  deadline_at: number | null;
+}
+
+function rowToTask(row: TaskRow): HumanTaskRecord {
+  const task: HumanTaskRecord = {
+    id: row.id,
+    runId: row.run_id,
+    workflow: row.workflow,
+    pos: row.pos,
+    name: row.name,
+    title: row.title,
+    status: row.status,
+    createdAt: row.created_at,
+  };
+  if (row.description !== null) task.description = row.description;
+  if (row.json_schema !== null) task.jsonSchema = JSON.parse(row.json_schema) as Record<string, unknown>;
+  if (row.assignee !== null) task.assignee = row.assignee;
+  if (row.data !== null) task.data = JSON.parse(row.data);
+  if (row.completed_by !== null) task.completedBy = row.completed_by;
+  if (row.completed_at !== null) task.completedAt = row.completed_at;
+  if (row.deadline_at !== null) task.deadlineAt = row.deadline_at;
+  return task;
+}
+
 interface EventRow {
   seq: number;
   at: number;
@@ -140,6 +193,8 @@ interface PreparedWrite {
   /** undefined: keep; null: clear; text: set. */
   lastError: string | null | undefined;
   createRuns: PreparedRun[];
+  createTasks: { task: NewHumanTask; jsonSchema: string | null }[];
+  expireTasks: string[];
   deliver: { runId: string; name: string; payload: string | null }[];
   transition:
     | { status: 'waiting'; wakeAt: number | null; waitingFor: string }
@@ -171,6 +226,8 @@ function prepareWrite(w: RunWrite): PreparedWrite {
     lastError: w.lastError === undefined ? undefined : w.lastError === null ? null : JSON.stringify(w.lastError),
     // A child's parent defaults to the run that creates it.
     createRuns: (w.createRuns ?? []).map((c) => prepareRun(c, c.parentId ?? w.runId)),
+    createTasks: (w.createTasks ?? []).map((task) => ({ task, jsonSchema: toJson(task.jsonSchema) })),
+    expireTasks: w.expireTasks ?? [],
     deliver: (w.deliver ?? []).map((d) => ({ runId: d.runId, name: d.name, payload: toJson(d.payload) })),
     transition:
       t === undefined
@@ -286,6 +343,28 @@ function prepareStatements(db: Database.Database) {
        WHERE id = ?`,
     ),
     clearInbox: db.prepare<[string]>('DELETE FROM inbox WHERE run_id = ?'),
+    insertTask: db.prepare<
+      [string, number, string, string, string | null, string | null, string | null, number, number | null, string]
+    >(
+      `INSERT OR IGNORE INTO tasks (id, run_id, workflow, pos, name, title, description, json_schema, assignee, status,
+                                    created_at, deadline_at)
+       SELECT ?, id, workflow, ?, ?, ?, ?, ?, ?, 'pending', ?, ? FROM runs WHERE id = ?`,
+    ),
+    expireTask: db.prepare<[number, string, string]>(
+      "UPDATE tasks SET status = 'expired', completed_at = ? WHERE id = ? AND run_id = ? AND status = 'pending'",
+    ),
+    cancelRunTasks: db.prepare<[number, string]>(
+      "UPDATE tasks SET status = 'cancelled', completed_at = ? WHERE run_id = ? AND status = 'pending'",
+    ),
+    getTask: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`),
+    settleTask: db.prepare<[TaskStatus, string | null, string | null, number, string]>(
+      'UPDATE tasks SET status = ?, data = ?, completed_by = ?, completed_at = ? WHERE id = ?',
+    ),
+    reopenRun: db.prepare<[number, number, string], { last_seq: number }>(
+      `UPDATE runs SET status = 'pending', wake_at = ?, updated_at = ?, error = NULL, completed_at = NULL, last_error = NULL,
+                       last_seq = last_seq + 1
+       WHERE id = ? AND status = 'failed' RETURNING last_seq`,
+    ),
   };
 }
 
@@ -342,6 +421,31 @@ function prepareTransactions(db: Database.Database, st: Statements) {
         else if (st.hasCancel.get(runId)) cancelRequested.push(runId);
       }
       return { lost, cancelRequested };
+    }),
+    settleTask: wrap((id: string, outcome: TaskOutcome, payload: string | null, now: number) => {
+      const row = st.getTask.get(id);
+      if (!row) throw new NotFoundError('Human task', id, 'list open tasks with `keel tasks ls`');
+      const runStatus = st.runStatus.get(row.run_id)?.status;
+      const problem = settleConflict(rowToTask(row), outcome, now, runStatus === undefined || isTerminal(runStatus));
+      if (problem) throw problem;
+      const data = outcome.status === 'completed' ? toJson(outcome.data) : null;
+      st.settleTask.run(outcome.status, data, outcome.by ?? null, now, id);
+      const name = taskSignal(id);
+      const messageId = Number(st.insertInbox.run(row.run_id, name, payload, now).lastInsertRowid);
+      st.wake.run(now, now, now, row.run_id, name, name);
+      const task = st.getTask.get(id) as TaskRow;
+      const message: InboxMessage = { id: messageId, runId: row.run_id, name, payload: fromJson(payload), sentAt: now };
+      return { task: rowToTask(task), message };
+    }),
+    reopenRun: wrap((runId: string, event: string, now: number): RunRecord => {
+      const head = st.reopenRun.get(now, now, runId);
+      if (!head) {
+        const row = st.runStatus.get(runId);
+        if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
+        throw reopenConflict(runId, row.status);
+      }
+      st.insertEvent.run(runId, head.last_seq, now, event);
+      return rowToRun(st.getRun.get(runId) as RunRow);
     }),
     // Group commit: the whole batch is one transaction, each write applied on its own terms.
     write: wrap((batch: PreparedWrite[], now: number): WriteResult[] => batch.map((w) => applyWrite(st, w, now))),
@@ -582,6 +686,63 @@ export class SqliteStore implements Store {
       return this.c.tx.write(prepared, now);
     });
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Human tasks and reopening
+
+  getTask(id: string): Promise<HumanTaskRecord | undefined> {
+    return settle(() => {
+      const row = this.c.st.getTask.get(id);
+      return row ? rowToTask(row) : undefined;
+    });
+  }
+
+  listTasks(query: ListTasksQuery): Promise<TaskPage> {
+    return settle(() => {
+      const limit = Math.min(Math.max(countLimit(query.limit ?? 50), 1), 1000);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+      if (statuses?.length === 0) return { tasks: [] };
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (statuses) {
+        where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+        params.push(...statuses);
+      }
+      for (const [column, value] of [
+        ['workflow', query.workflow],
+        ['assignee', query.assignee],
+        ['run_id', query.runId],
+      ] as const) {
+        if (value === undefined) continue;
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+      if (after) {
+        where.push('(created_at, id) < (?, ?)');
+        params.push(after.createdAt, after.id);
+      }
+      params.push(limit + 1);
+      // Task lists are an operator's query, not a hot path: prepared per call.
+      const rows = this.c.db
+        .prepare<unknown[], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY created_at DESC, id DESC LIMIT ?`,
+        )
+        .all(...params);
+      const tasks = rows.slice(0, limit).map(rowToTask);
+      const last = tasks[tasks.length - 1];
+      return rows.length > limit && last ? { tasks, nextCursor: encodeCursor(last.createdAt, last.id) } : { tasks };
+    });
+  }
+
+  settleTask(id: string, outcome: TaskOutcome, now: number): Promise<{ task: HumanTaskRecord; message: InboxMessage }> {
+    return settle(() => this.c.tx.settleTask(id, outcome, toJson(outcome), now));
+  }
+
+  reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord> {
+    return settle(() => this.c.tx.reopenRun(runId, JSON.stringify(event), now));
+  }
 }
 
 /** Insert a run row and its run.started event unless the id exists; returns the rows inserted. */
@@ -626,6 +787,10 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
   for (const d of w.deliver) {
     if (st.deliverInbox.run(d.name, d.payload, now, d.runId).changes > 0) st.wake.run(now, now, now, d.runId, d.name, d.name);
   }
+  for (const { task: t, jsonSchema } of w.createTasks) {
+    st.insertTask.run(t.id, t.pos, t.name, t.title, t.description ?? null, jsonSchema, t.assignee ?? null, now, t.deadlineAt ?? null, w.runId);
+  }
+  for (const id of w.expireTasks) st.expireTask.run(now, id, w.runId);
 
   const t = w.transition;
   let suspended = false;
@@ -639,6 +804,8 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
   } else if (t) {
     st.finish.run(t.status, now, t.output, t.error, w.runId);
     st.clearInbox.run(w.runId);
+    // A terminal run takes no more messages, so nobody could answer its open tasks.
+    st.cancelRunTasks.run(now, w.runId);
   }
   return { ok: true, lastSeq: head.last_seq, suspended, pending };
 }
