@@ -202,4 +202,14 @@ export interface Store {
    * process only (memory, SQLite) need not implement it.
    */
   subscribe?(onWake: () => void): Promise<() => Promise<void>>;
+
+  /**
+   * Optional: delete terminal runs (completed, failed, cancelled) that ended before `before`
+   * (epoch ms), with their history and inbox, in one transaction; with `dryRun` only count them.
+   * Returns how many runs were (or would be) deleted. Runs that are not terminal are never touched.
+   */
+  pruneRuns?(before: number, options?: { dryRun?: boolean }): Promise<number>;
+
+  /** Optional: the schema version the store holds and the newest this code supports (for `keel doctor`). */
+  schemaInfo?(): Promise<{ version: number; supported: number }>;
 }
