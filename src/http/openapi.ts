@@ -41,7 +41,8 @@ export function openApiDocument(routes: readonly Route[], info: { title: string;
       ['query', r.query],
     ] as const) {
       if (!(schema instanceof z.ZodObject)) continue;
-      for (const [name, prop] of Object.entries(schema.shape)) {
+      const shape: Record<string, z.ZodType> = schema.shape;
+      for (const [name, prop] of Object.entries(shape)) {
         const optional = prop.safeParse(undefined).success;
         parameters.push({ name, in: where, required: where === 'path' || !optional, schema: convert(prop, 'input') });
       }

@@ -42,12 +42,17 @@ export function listen(http: HttpApp, options: ListenOptions = {}): Promise<Runn
               // Requests still running after the grace period are cut off.
               (s as { closeAllConnections?: () => void }).closeAllConnections?.();
             }, options.shutdownTimeoutMs ?? 10_000);
+            // Connections that finish their request become idle keep-alive sockets, which would hold
+            // close() open until their keep-alive timeout; they are closed as they become idle.
+            const closeIdle = (): void => (s as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+            const sweep = setInterval(closeIdle, 25);
             s.close(() => {
               clearTimeout(timer);
+              clearInterval(sweep);
               done();
             });
             http.close();
-            (s as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+            closeIdle();
           })),
       });
     });
