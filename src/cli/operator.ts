@@ -13,11 +13,11 @@ import { RUN_STATUSES, type RunStatus } from '../core/store.js';
 import { createEngine, Engine, type RunInfo } from '../engine/engine.js';
 import { createHttpApp } from '../http/app.js';
 import { listen } from '../http/server.js';
-import { hasTaskApi, type TaskEngine } from '../http/task-routes.js';
+import { hasTaskApi, type ResumeEngine, type TaskEngine } from '../http/task-routes.js';
 import { toMs } from '../util/duration.js';
 import { loadWorkflows, resolveSettings, type SettingFlags, type Settings } from './config.js';
 import { registerKeyCommands } from './keys.js';
-import { table } from './wizard.js';
+import { resolveRunId, table } from './wizard.js';
 
 interface Flags extends SettingFlags {
   json?: boolean;
@@ -340,6 +340,7 @@ it('greets once approved', async () => {
     });
 
   registerKeyCommands(program);
+  // Human tasks and `resume` come from the engine change that adds them (see http/task-routes.ts).
   if (hasTaskApi(Engine.prototype)) registerTaskCommands(program);
 }
 
@@ -377,6 +378,16 @@ async function follow(engine: Engine, runId: string, onEvent: ((e: HistoryEvent)
 
 /** `keel tasks ls|show|complete`: registered only when the engine has human tasks (see http/task-routes.ts). */
 function registerTaskCommands(program: Command): void {
+  settingsOptions(program.command('resume').description('resume a failed run from its failed step').argument('<id>', 'run id or unique prefix')).action(
+    async (idArg: string, o: Flags) => {
+      const run = await withEngine(o, async (engine) => {
+        const id = await resolveRunId(engine, idArg);
+        await (engine as unknown as ResumeEngine).resume(id);
+        return engine.getRun(id);
+      });
+      print(o, run, () => `Resumed ${run.id}: ${run.status}; a worker continues it from its failed step.`);
+    },
+  );
   const tasks = program.command('tasks').description('human tasks: list, show, complete');
   const call = async <T>(o: Flags, fn: (api: TaskEngine) => Promise<T>): Promise<T> =>
     withEngine(o, (engine) => {

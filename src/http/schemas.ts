@@ -103,6 +103,8 @@ export const listTasksQuery = z.object({
   status: z.string().min(1).optional(),
   workflow: z.string().min(1).optional(),
   assignee: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().min(1).optional(),
 });
 export const completeTaskBody = z.object({ data: z.unknown(), by: z.string().min(1).optional() }).meta({ id: 'CompleteTask' });
 

@@ -6,9 +6,10 @@
  * signatures ({@link TaskEngine}) and registered only when the engine has them: until then the
  * paths answer 404 ROUTE_NOT_FOUND and are absent from /openapi.json, rather than pretending.
  *
- * `POST /runs/:id/resume` is not here yet: Engine already has a *private* `resume(store, lease)`
- * (loading a claimed run), so the presence of a `resume` method cannot tell whether the public
- * `engine.resume(runId)` exists; the route is added once that method is merged.
+ * `POST /runs/:id/resume` (`engine.resume(runId)`) is registered under the same condition: on this
+ * branch Engine has a *private* `resume(store, lease)` (loading a claimed run), so a `resume` method
+ * alone proves nothing; the public one arrives in the same change as human tasks, which renames
+ * the private loader.
  */
 import type { Context } from 'hono';
 import { z } from 'zod';
@@ -17,10 +18,14 @@ import { route, type Route } from './route.js';
 import * as s from './schemas.js';
 
 export interface TaskEngine {
-  listHumanTasks(filter?: { status?: string; workflow?: string; assignee?: string }): Promise<unknown>;
+  listHumanTasks(filter?: { status?: string; workflow?: string; assignee?: string; limit?: number; cursor?: string }): Promise<unknown>;
   getHumanTask(id: string): Promise<unknown>;
   completeHumanTask(id: string, data: unknown, options?: { by?: string }): Promise<unknown>;
   cancelHumanTask(id: string): Promise<unknown>;
+}
+
+export interface ResumeEngine {
+  resume(runId: string): Promise<unknown>;
 }
 
 export function hasTaskApi(engine: object): engine is TaskEngine {
@@ -34,7 +39,17 @@ export function taskRoutes(engine: Engine): Route[] {
   const routes: Route[] = [];
   if (hasTaskApi(engine)) {
     const api = engine;
+    const resumable = engine as unknown as ResumeEngine;
     routes.push(
+      route({
+        method: 'post', path: '/runs/:id/resume', operationId: 'resumeRun', summary: 'Resume a failed run from its failed step (recorded steps are kept).', tag: 'runs', scope: 'write',
+        params: s.runIdParams, errors: [404, 409],
+        responses: { 200: { description: 'The run, reopened (pending).', schema: s.runSchema } },
+        handler: async ({ params, c }) => {
+          await resumable.resume(params.id);
+          return json(c, await engine.getRun(params.id));
+        },
+      }),
       route({
         method: 'get', path: '/tasks', operationId: 'listTasks', summary: 'Human tasks, filtered by status, workflow and assignee.', tag: 'tasks', scope: 'read',
         query: s.listTasksQuery,
