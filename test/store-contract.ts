@@ -1059,6 +1059,42 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe('pruneRuns (optional)', () => {
+      it('deletes terminal runs that ended before the cutoff, with their history; never live or newer ones', async (ctx) => {
+        if (!store.pruneRuns) return ctx.skip();
+        const old = await started('old');
+        await writeOne({ runId: 'old', token: old.token, events: [done(1, 'x'), { type: 'run.completed', result: 'x' }], transition: { status: 'completed', output: 'x' } }, T0 + 10);
+        const failed = await started('old-failed');
+        const error = { name: 'Error', message: 'boom' };
+        await writeOne({ runId: 'old-failed', token: failed.token, events: [{ type: 'run.failed', error }], transition: { status: 'failed', error } }, T0 + 20);
+        const recent = await started('recent');
+        await writeOne({ runId: 'recent', token: recent.token, events: [{ type: 'run.completed', result: 1 }], transition: { status: 'completed', output: 1 } }, T0 + 5_000);
+        const waiting = await started('waiting');
+        await suspend(waiting, ['go'], null, T0 + 30);
+        await store.createRun(newRun('pending'), T0);
+
+        expect(await store.pruneRuns(T0 + 1_000, { dryRun: true })).toBe(2);
+        expect(await mustGet('old')).toMatchObject({ status: 'completed' });
+        expect(await store.pruneRuns(T0 + 1_000)).toBe(2);
+        expect(await store.getRun('old')).toBeUndefined();
+        expect(await store.getRun('old-failed')).toBeUndefined();
+        expect(await store.history('old')).toEqual([]);
+        expect((await store.listRuns({})).runs.map((r) => r.id).sort()).toEqual(['pending', 'recent', 'waiting']);
+        expect(await store.pruneRuns(T0 + 1_000)).toBe(0);
+        // A new run may reuse a pruned id.
+        expect((await store.createRun(newRun('old'), T0 + 6_000)).created).toBe(true);
+      });
+    });
+
+    describe('schemaInfo (optional)', () => {
+      it('reports a current schema after open', async (ctx) => {
+        if (!store.schemaInfo) return ctx.skip();
+        const info = await store.schemaInfo();
+        expect(info.version).toBe(info.supported);
+        expect(info.version).toBeGreaterThan(0);
+      });
+    });
+
     describe('copies', () => {
       it('returned values are copies: mutating them does not change the store', async () => {
         const input = { list: [1, 2] };

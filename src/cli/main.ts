@@ -10,18 +10,20 @@ import { RUN_STATUSES, type RunStatus } from '../core/store.js';
 import { registerMachineCommands } from './machine.js';
 import { registerWizardCommands } from './wizard.js';
 import { registerRepl } from './repl.js';
+import { registerOperatorCommands, timeline } from './operator.js';
+import { resolveSettings } from './config.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 interface Common {
   store?: string;
+  config?: string;
   json?: boolean;
 }
 
-const storeUrl = (o: Common): string => o.store ?? process.env.KEEL_STORE ?? 'sqlite:./keel.db';
-
 async function withEngine<T>(o: Common, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = createEngine({ store: storeUrl(o) });
+  // Environment < config file < flags (src/cli/config.ts).
+  const engine = createEngine({ store: (await resolveSettings(o)).store });
   try {
     return await fn(engine);
   } finally {
@@ -53,7 +55,10 @@ const program = new Command('keel')
   .exitOverride();
 
 const common = (c: Command): Command =>
-  c.option('--store <url>', 'store URL (default $KEEL_STORE or sqlite:./keel.db)').option('--json', 'machine-readable output');
+  c
+    .option('--store <url>', 'store URL (default from the config, $KEEL_STORE, or sqlite:./keel.db)')
+    .option('--config <path>', 'config file (default ./keel.config.json|ts|js|mjs)')
+    .option('--json', 'machine-readable output');
 
 program
   .command('version')
@@ -91,8 +96,9 @@ common(program.command('ls').description('list runs, newest first'))
     );
   });
 
-common(program.command('inspect').description("show a run and its history").argument('<id>', 'run id or unique prefix'))
-  .action(async (idArg: string, o: Common) => {
+common(program.command('inspect').description('show a run and a timeline of its history').argument('<id>', 'run id or unique prefix'))
+  .option('-e, --events', 'every event with its full data')
+  .action(async (idArg: string, o: Common & { events?: boolean }) => {
     const { run, history } = await withEngine(o, async (e) => {
       const id = await resolveId(e, idArg);
       return { run: await e.getRun(id), history: await e.history(id) };
@@ -104,14 +110,11 @@ common(program.command('inspect').description("show a run and its history").argu
         ...(run.output !== undefined ? [`output: ${JSON.stringify(run.output)}`] : []),
         ...(run.error ? [`error:  ${run.error.name}: ${run.error.message}`] : []),
         ...(Object.keys(run.state).length ? [`state:  ${JSON.stringify(run.state)}`] : []),
+        ...(run.waitingFor?.length ? [`waits:  ${run.waitingFor.join(', ')}${run.wakeAt ? ` (until ${run.wakeAt.toISOString()})` : ''}`] : []),
         ...(run.lastError ? [`held:   ${run.lastError.message}`] : []),
+        `started ${run.createdAt.toISOString()}, updated ${run.updatedAt.toISOString()}`,
         '',
-        table(
-          history.map((h) => {
-            const { type, seq, at, runId: _r, ...rest } = h as unknown as Record<string, unknown>;
-            return [String(seq), new Date(at as number).toISOString(), String(type), JSON.stringify(rest)];
-          }),
-        ),
+        timeline(history, o.events ?? false),
       ].join('\n'),
     );
   });
@@ -145,6 +148,7 @@ common(program.command('cancel').description('cancel a run and its children').ar
 registerMachineCommands(program);
 registerWizardCommands(program);
 registerRepl(program);
+registerOperatorCommands(program, pkg.version);
 
 try {
   await program.parseAsync(process.argv);

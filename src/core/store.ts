@@ -229,4 +229,14 @@ export interface Store {
    * NotFoundError for an unknown run, ConflictError unless it is `failed`.
    */
   reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord>;
+
+  /**
+   * Optional: delete terminal runs (completed, failed, cancelled) that ended before `before`
+   * (epoch ms), with their history and inbox, in one transaction; with `dryRun` only count them.
+   * Returns how many runs were (or would be) deleted. Runs that are not terminal are never touched.
+   */
+  pruneRuns?(before: number, options?: { dryRun?: boolean }): Promise<number>;
+
+  /** Optional: the schema version the store holds and the newest this code supports (for `keel doctor`). */
+  schemaInfo?(): Promise<{ version: number; supported: number }>;
 }

@@ -572,11 +572,30 @@ export class Engine {
       : { runs: page.runs.map(toInfo), nextCursor: page.nextCursor };
   }
 
-  async history(id: string): Promise<HistoryEvent[]> {
+  /** The run's history; with `afterSeq`, only the events after that seq (for followers such as SSE). */
+  async history(id: string, options: { afterSeq?: number } = {}): Promise<HistoryEvent[]> {
     const store = await this.store();
-    const events = await store.history(id);
+    const events = await store.history(id, options.afterSeq ?? 0);
     if (events.length === 0 && !(await store.getRun(id))) throw new NotFoundError('Run', id, 'check the id with `keel ls`');
     return events;
+  }
+
+  /**
+   * Delete runs that ended (completed, failed or cancelled) before `before`, with their histories;
+   * with `dryRun`, only count them. Needs a store with `pruneRuns` (memory, SQLite, PostgreSQL).
+   */
+  async prune(before: Date, options: { dryRun?: boolean } = {}): Promise<{ runs: number; dryRun: boolean }> {
+    const store = await this.store();
+    if (!store.pruneRuns) throw new KeelError(ErrorCode.Config, `The store ${store.label} cannot prune runs.`);
+    const dryRun = options.dryRun ?? false;
+    return { runs: await store.pruneRuns(before.getTime(), { dryRun }), dryRun };
+  }
+
+  /** The store's label and, when it reports it, its schema version (opens the store: fails if unreachable). */
+  async storeInfo(): Promise<{ label: string; schema?: { version: number; supported: number } }> {
+    const store = await this.store();
+    const schema = await store.schemaInfo?.();
+    return schema ? { label: store.label, schema } : { label: store.label };
   }
 
   private async result<O>(id: string): Promise<O> {

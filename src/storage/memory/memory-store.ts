@@ -397,4 +397,23 @@ export class MemoryStore implements Store {
     delete run.lastError;
     return Promise.resolve(copy(run));
   }
+
+  pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
+    let n = 0;
+    for (const run of [...this.runs.values()]) {
+      if (!isTerminal(run.status) || run.completedAt === undefined || run.completedAt >= before) continue;
+      n++;
+      if (options.dryRun) continue;
+      this.runs.delete(run.id);
+      this.events.delete(run.id);
+      this.inboxes.delete(run.id);
+    }
+    return Promise.resolve(n);
+  }
+
+  schemaInfo(): Promise<{ version: number; supported: number }> {
+    // Nothing persists, so there is no schema to be out of date.
+    return Promise.resolve({ version: 1, supported: 1 });
+  }
+
 }

@@ -39,7 +39,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { decodeCursor, encodeCursor } from '../../util/json.js';
-import { migrate, quoteIdent } from './migrations.js';
+import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import {
   reopenConflict,
   settleConflict,
@@ -720,6 +720,31 @@ export class PostgresStore implements Store {
     const current = await this.getRun(runId);
     if (!current) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
     throw reopenConflict(runId, current.status);
+  }
+
+  /** Store.pruneRuns: one statement, so the runs, their events and inboxes go together. */
+  async pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
+    const match = `SELECT id FROM ${this.q}.runs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < $1`;
+    if (options.dryRun) {
+      const [row] = await this.rows<{ n: string }>('always', `SELECT count(*) AS n FROM (${match}) m`, [before]);
+      return Number(row?.n ?? 0);
+    }
+    const [row] = await this.rows<{ n: string }>(
+      'always',
+      `WITH doomed AS (${match}),
+         e AS (DELETE FROM ${this.q}.events WHERE run_id IN (SELECT id FROM doomed)),
+         i AS (DELETE FROM ${this.q}.inbox WHERE run_id IN (SELECT id FROM doomed)),
+         r AS (DELETE FROM ${this.q}.runs WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+       SELECT count(*) AS n FROM r`,
+      [before],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async schemaInfo(): Promise<{ version: number; supported: number }> {
+    await this.open();
+    const version = await this.withClient('always', (c) => schemaVersion(c, this.schema));
+    return { version, supported: SCHEMA_VERSION };
   }
 }
 

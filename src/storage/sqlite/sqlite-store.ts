@@ -43,7 +43,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { decodeCursor, encodeCursor } from '../../util/json.js';
-import { assertSchemaNotNewer, migrate, SCHEMA_VERSION } from './migrations.js';
+import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (created if missing), or ':memory:' for a private in-memory database. */
@@ -676,6 +676,26 @@ export class SqliteStore implements Store {
 
   nextWakeAt(): Promise<number | undefined> {
     return settle(() => this.c.st.nextWakeAt.get()?.at ?? undefined);
+  }
+
+  pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
+    // Rare and operator-driven: statements are prepared per call rather than kept on the connection.
+    return settle(() => {
+      const db = this.c.db;
+      const match = `SELECT id FROM runs WHERE status IN ${TERMINAL_SQL} AND completed_at < ?`;
+      if (options.dryRun) return (db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
+      return db
+        .transaction(() => {
+          db.prepare(`DELETE FROM events WHERE run_id IN (${match})`).run(before);
+          db.prepare(`DELETE FROM inbox WHERE run_id IN (${match})`).run(before);
+          return db.prepare(`DELETE FROM runs WHERE id IN (${match})`).run(before).changes;
+        })
+        .immediate();
+    });
+  }
+
+  schemaInfo(): Promise<{ version: number; supported: number }> {
+    return settle(() => ({ version: schemaVersion(this.c.db), supported: SCHEMA_VERSION }));
   }
 
   write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
