@@ -105,6 +105,42 @@ describe('PostgresStore', () => {
     await expect(missing.open()).rejects.toMatchObject({ code: ErrorCode.StoreUnreachable, message: expect.stringMatching(/does not exist/) });
   });
 
+  it('createRuns: one statement for the batch; an id repeated in the batch or raced by another worker is created once', async () => {
+    const store = await openStore();
+    const other = await openStore({ schema: store.schema });
+    const run = (id: string, claim?: { owner: string; expiresAt: number }) => ({
+      id,
+      kind: 'workflow' as const,
+      workflow: 'w',
+      version: '1',
+      input: { id },
+      ...(claim ? { claim } : {}),
+    });
+    const results = await store.createRuns([run('a', { owner: 'w1', expiresAt: T0 + 9 }), run('b'), run('a', { owner: 'w2', expiresAt: T0 + 9 })], T0);
+    expect(results.map((r) => [r.run.id, r.created, r.lease?.owner])).toEqual([
+      ['a', true, 'w1'],
+      ['b', true, undefined],
+      ['a', false, undefined],
+    ]);
+    expect(results[2]?.run).toEqual(results[0]?.run);
+    expect(await store.getRun('a')).toEqual(results[0]?.run);
+    expect(await store.getRun('b')).toEqual(results[1]?.run);
+    expect(await store.history('a')).toHaveLength(1);
+
+    // Two workers creating the same ids at once: each run is created by exactly one of them.
+    const ids = Array.from({ length: 50 }, (_, i) => `race-${i}`);
+    const [x, y] = await Promise.all([
+      store.createRuns(ids.map((id) => run(id, { owner: 'w1', expiresAt: T0 + 9 })), T0),
+      other.createRuns(ids.map((id) => run(id, { owner: 'w2', expiresAt: T0 + 9 })), T0),
+    ]);
+    ids.forEach((id, i) => {
+      expect([x?.[i]?.created, y?.[i]?.created].filter(Boolean)).toHaveLength(1);
+      expect(x?.[i]?.run).toEqual(y?.[i]?.run);
+    });
+    const [counts] = await sql<{ events: string }>(`SELECT count(*) AS events FROM "${store.schema}".events WHERE run_id LIKE 'race-%'`);
+    expect(Number(counts?.events)).toBe(50);
+  });
+
   it('a write batch sent twice with the same id applies once and returns the same results', async () => {
     const store = await openStore();
     const lease = await claimed(store, 'r1');

@@ -26,6 +26,7 @@ import type { SerializedError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import { isTerminal } from '../../core/store.js';
 import type {
+  CreateRunResult,
   InboxMessage,
   Lease,
   ListRunsQuery,
@@ -127,6 +128,30 @@ function rowToRun(row: RunRow): RunRecord {
   if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
   if (row.lease_expires_at !== null) run.leaseExpiresAt = Number(row.lease_expires_at);
   if (row.last_error !== null) run.lastError = JSON.parse(row.last_error) as SerializedError;
+  return run;
+}
+
+/** The record of a run createRuns just inserted, as getRun would read it. */
+function newRunRecord(input: NewRun, inputJson: string | null, now: number): RunRecord {
+  const claim = input.claim;
+  const run: RunRecord = {
+    id: input.id,
+    kind: input.kind,
+    workflow: input.workflow,
+    version: input.version,
+    status: claim ? 'running' : 'pending',
+    input: fromJson(inputJson),
+    state: {},
+    createdAt: now,
+    updatedAt: now,
+    leaseToken: claim ? 1 : 0,
+    lastSeq: 1,
+  };
+  if (input.parentId !== undefined) run.parentId = input.parentId;
+  if (claim) {
+    run.leaseOwner = claim.owner;
+    run.leaseExpiresAt = claim.expiresAt;
+  } else run.wakeAt = now;
   return run;
 }
 
@@ -413,6 +438,54 @@ export class PostgresStore implements Store {
     return { created, run };
   }
 
+  /**
+   * Many runs in one statement, one round trip and one commit (the engine groups the runs started in
+   * one turn of the event loop). New runs' records are built here from what was inserted, so the hot
+   * path reads nothing back; runs that already existed (idempotent starts, rare) are read afterwards.
+   */
+  async createRuns(inputs: NewRun[], now: number): Promise<CreateRunResult[]> {
+    if (inputs.length === 0) return [];
+    // The same id twice: only the first is sent (a second insert would repeat its run.started
+    // event); the others report the run as existing, like a second createRun would.
+    const first = new Map<string, NewRun>();
+    for (const input of inputs) if (!first.has(input.id)) first.set(input.id, input);
+    const batch = [...first.values()];
+    const inputJson = batch.map((r) => toJson(r.input));
+    // Retried only if nothing was sent (as createRun): a repeat after an unknown outcome would
+    // report the runs as existing and lose their claims until the leases expire.
+    const inserted = await this.rows<{ id: string }>('if-not-sent', this.sql.createRuns, [
+      batch.map((r) => r.id),
+      batch.map((r) => r.kind),
+      batch.map((r) => r.workflow),
+      batch.map((r) => r.version),
+      inputJson,
+      batch.map((r) => r.parentId ?? null),
+      batch.map((r) => JSON.stringify(startedEvent(r, r.parentId))),
+      batch.map((r) => r.claim?.owner ?? null),
+      batch.map((r) => r.claim?.expiresAt ?? null),
+      now,
+    ]);
+    const created = new Set(inserted.map((r) => r.id));
+    const sent = new Map(batch.map((r, i) => [r, i]));
+    // Runs that existed before, and repeats of an id within the batch: read back as stored.
+    const missing = new Set(inputs.filter((r) => !created.has(r.id) || !sent.has(r)).map((r) => r.id));
+    const existing = new Map<string, RunRecord>();
+    if (missing.size > 0) {
+      for (const row of await this.rows<RunRow>('always', this.sql.getRuns, [[...missing]])) existing.set(row.id, rowToRun(row));
+    }
+    return inputs.map((input) => {
+      const index = sent.get(input);
+      if (index !== undefined && created.has(input.id)) {
+        const run = newRunRecord(input, inputJson[index] ?? null, now);
+        const claim = input.claim;
+        return claim ? { created: true, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } } : { created: true, run };
+      }
+      const run = existing.get(input.id);
+      if (!run) throw new KeelError(ErrorCode.InvalidState, `Run '${input.id}' vanished while it was being created.`);
+      return { created: false, run };
+    });
+  }
+
   async getRun(id: string): Promise<RunRecord | undefined> {
     const [row] = await this.rows<RunRow>('always', this.sql.getRun, [id]);
     return row ? rowToRun(row) : undefined;
@@ -615,6 +688,24 @@ function statements(q: string) {
       SELECT ${RUN_COLUMNS}, true AS created FROM ins
       UNION ALL
       SELECT ${RUN_COLUMNS}, false AS created FROM ${q}.runs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
+    getRuns: `SELECT ${RUN_COLUMNS} FROM ${q}.runs WHERE id = ANY ($1::text[])`,
+    createRuns: `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+          AS i(id, kind, workflow, version, input, parent_id, started, lease_owner, lease_expires_at)
+      ), ins AS (
+        INSERT INTO ${q}.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
+                              wake_at, lease_owner, lease_expires_at, lease_token, last_seq)
+        SELECT id, kind, workflow, version, CASE WHEN lease_owner IS NULL THEN 'pending' ELSE 'running' END, input, parent_id,
+               $10, $10, CASE WHEN lease_owner IS NULL THEN $10::bigint END, lease_owner, lease_expires_at,
+               CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END, 1
+        FROM input
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+      ), ev AS (
+        INSERT INTO ${q}.events (run_id, seq, at, data) SELECT input.id, 1, $10, input.started FROM input JOIN ins ON ins.id = input.id
+      )
+      SELECT id FROM ins`,
     findIds: `SELECT id FROM ${q}.runs WHERE id >= $1 AND starts_with(id, $1) ORDER BY id LIMIT $2`,
     history: `SELECT seq, at, data FROM ${q}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
     inbox: `SELECT id, run_id, name, payload, sent_at FROM ${q}.inbox WHERE run_id = $1 ORDER BY id`,
