@@ -1,6 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
+import type { EventData } from '../src/core/history.js';
+import type { Lease, Store } from '../src/core/store.js';
+import { MemoryStore } from '../src/storage/memory/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
 import { SCHEMA_VERSION } from '../src/storage/postgres/migrations.js';
 import { describeStoreContract } from './store-contract.js';
@@ -76,7 +79,20 @@ describe('PostgresStore', () => {
     expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'write_log']);
     const again = await openStore({ schema: 'my_app_keel' });
     expect(again.migrationsApplied).toBe(0);
-    expect(await sql('SELECT version FROM my_app_keel.schema_migrations')).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await sql('SELECT version FROM my_app_keel.schema_migrations ORDER BY version')).toEqual(
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+    );
+  });
+
+  it('upgrades a schema of an older version: only the missing migrations are applied', async () => {
+    const store = await openStore();
+    await sql(`DELETE FROM "${store.schema}".schema_migrations WHERE version > 1`);
+    const upgraded = await openStore({ schema: store.schema });
+    expect(upgraded.migrationsApplied).toBe(SCHEMA_VERSION - 1);
+    const { lease } = await upgraded.createRun({ id: 'r', kind: 'workflow', workflow: 'w', version: '1', input: 1, claim: { owner: 'w1', expiresAt: T0 + 9 } }, T0);
+    expect(await upgraded.write([{ runId: 'r', token: lease?.token ?? 0, events: [], transition: { status: 'completed', output: 2 } }], T0 + 1)).toEqual([
+      { ok: true, lastSeq: 1, suspended: false, pending: [] },
+    ]);
   });
 
   it('refuses a schema newer than the code with SCHEMA_TOO_NEW and changes nothing', async () => {
@@ -88,7 +104,7 @@ describe('PostgresStore', () => {
       code: ErrorCode.SchemaTooNew,
       details: { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION },
     });
-    expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: 2 }]);
+    expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: SCHEMA_VERSION + 1 }]);
   });
 
   it('names host and database, hides the password and says what to check when the server is unreachable', async () => {
@@ -139,6 +155,50 @@ describe('PostgresStore', () => {
     });
     const [counts] = await sql<{ events: string }>(`SELECT count(*) AS events FROM "${store.schema}".events WHERE run_id LIKE 'race-%'`);
     expect(Number(counts?.events)).toBe(50);
+  });
+
+  it('a mixed batch (set-based common writes beside looped ones) ends exactly as on the memory store', async () => {
+    const pgStore = await openStore();
+    const memory = new MemoryStore();
+    const ev = (pos: number): EventData => ({ type: 'step.started', pos, name: `s${pos}`, attempt: 1 });
+    const ends = async (store: Store) => {
+      const leases = new Map<string, Lease>();
+      for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale']) {
+        const { lease } = await store.createRun(
+          { id, kind: 'workflow', workflow: 'w', version: '1', input: id, ...(id === 'g' ? { parentId: 'p' } : {}), claim: { owner: 'w1', expiresAt: T0 + 99 } },
+          T0,
+        );
+        leases.set(id, lease as Lease);
+      }
+      const token = (id: string): number => leases.get(id)?.token ?? 0;
+      await store.sendSignal('c', 'unwaited', { x: 1 }, T0 + 1); // dropped when c ends
+      const sig = await store.sendSignal('d', 'go', 'payload', T0 + 1);
+      await store.claimRun('stale', { owner: 'w2', now: T0 + 100, leaseMs: 99 }); // token 2: the token-1 write is fenced
+      const results = await store.write(
+        [
+          { runId: 'a', token: token('a'), events: [ev(1), ev(2)], state: { k: 'v' }, lastError: { name: 'E', message: 'held' } },
+          { runId: 'b', token: token('b'), events: [ev(1)] },
+          { runId: 'c', token: token('c'), events: [{ type: 'run.completed', result: null }], transition: { status: 'completed', output: null } },
+          { runId: 'd', token: token('d'), events: [{ type: 'signal.received', pos: 1, name: 'go', payload: 'payload', signalId: sig.id }], consume: [sig.id] },
+          { runId: 'b', token: token('b'), events: [ev(2)], transition: { status: 'waiting', wakeAt: T0 + 500, waitingFor: ['later'] } },
+          { runId: 'stale', token: 1, events: [ev(1)], transition: { status: 'completed', output: 1 } },
+          { runId: 'e', token: token('e'), events: [], lastError: null, transition: { status: 'failed', error: { name: 'Error', message: 'boom' } } },
+          { runId: 'g', token: token('g'), events: [{ type: 'run.completed', result: 7 }], transition: { status: 'completed', output: 7 }, deliver: [{ runId: 'p', name: '@child:g', payload: { status: 'completed', output: 7 } }] },
+          { runId: 'f', token: token('f'), events: [ev(1)], transition: { status: 'cancelled' } },
+          { runId: 'a', token: token('a'), events: [ev(3)] },
+        ],
+        T0 + 2,
+      );
+      const runs = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale'].map(async (id) => ({
+        run: await store.getRun(id),
+        history: (await store.history(id)).map(({ at: _at, ...e }) => e),
+        inbox: (await store.inbox(id)).map(({ id: _id, ...m }) => m),
+      })));
+      return { results: results.map((r) => (r.ok ? { ...r, pending: r.pending.map(({ id: _id, ...m }) => m) } : r)), runs };
+    };
+    const expected = await ends(memory);
+    expect(await ends(pgStore)).toEqual(expected);
+    expect(expected.results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, true, true, true, true]);
   });
 
   it('a write batch sent twice with the same id applies once and returns the same results', async () => {
