@@ -239,6 +239,16 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** 32-bit FNV-1a of a string, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How an operation may be retried after a connection error. */
@@ -256,6 +266,7 @@ export class PostgresStore implements Store {
   /** How many migrations the last open() applied (0 if the schema was current or another worker did it). */
   migrationsApplied = 0;
   private readonly sql: ReturnType<typeof statements>;
+  private readonly statementNames: Map<string, string>;
   private listener: WakeListener | undefined;
   private lastPrune = 0;
 
@@ -273,6 +284,8 @@ export class PostgresStore implements Store {
     }
     this.q = quoteIdent(this.schema);
     this.sql = statements(this.q);
+    // Named by a hash of the text: stores of different schemas may share a pool (and its connections).
+    this.statementNames = new Map(Object.values(this.sql).map((text) => [text, `keel_${fnv1a(text)}`]));
     this.label = `postgres:${options.connectionString ? redactUrl(options.connectionString) : 'pool'}${this.schema === 'keel' ? '' : ` (schema ${this.schema})`}`;
     this.ownsPool = !options.pool;
     this.poolValue = options.pool;
@@ -406,7 +419,10 @@ export class PostgresStore implements Store {
   }
 
   private rows<R extends QueryResultRow>(retry: Retry, text: string, values: unknown[]): Promise<R[]> {
-    return this.withClient(retry, async (c) => (await c.query<R>({ text, values })).rows);
+    // The store's fixed statements are prepared once per connection (named): parsed and planned
+    // once instead of on every call. Dynamic ones (listRuns) are sent unnamed.
+    const name = this.statementNames.get(text);
+    return this.withClient(retry, async (c) => (await c.query<R>(name === undefined ? { text, values } : { name, text, values })).rows);
   }
 
   async createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
