@@ -226,7 +226,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // (a step, a state change, a run's end: the hot path) is applied by one UPDATE … FROM over the
     // whole batch, its events by one INSERT; every other write goes through the version 1 loop,
     // afterwards and in batch order. Writes of different runs are independent, so applying them in
-    // another order changes nothing; the writes of one run stay in order (all in the loop).
+    // another order changes nothing; the writes of one run stay in order (all in the loop). A batch
+    // of one write (sequential work) takes the loop, which is cheaper for a single write.
     sql: `
       CREATE OR REPLACE FUNCTION $S.apply_writes(batch_id uuid, batch json, now_ms bigint) RETURNS json
       LANGUAGE plpgsql AS $fn$
@@ -246,45 +247,49 @@ export const MIGRATIONS: readonly Migration[] = [
         -- The common writes, all in one statement: each the only write of its run in the batch, with
         -- events, state and last error, and no transition or a terminal one (no inbox consumption,
         -- children or deliveries). The fencing condition is in the UPDATE: a stale write matches nothing.
-        WITH w AS (
-          SELECT x.*, count(*) OVER (PARTITION BY x.r) AS writes
-          FROM ROWS FROM (json_to_recordset(batch) AS (r text, k integer, e json, c json, s json, le integer, lev json, cr json, d json, t json))
-               WITH ORDINALITY AS x(r, k, e, c, s, le, lev, cr, d, t, ord)
-        ), simple AS (
-          SELECT w.r, w.k, w.e, w.s, w.le, w.lev, w.t, w.ord, w.t->>'s' AS ts, json_array_length(w.e) AS n
-          FROM w
-          WHERE w.writes = 1
-            AND (w.c IS NULL OR json_array_length(w.c) = 0)
-            AND (w.cr IS NULL OR json_array_length(w.cr) = 0)
-            AND (w.d IS NULL OR json_array_length(w.d) = 0)
-            AND (w.t IS NULL OR w.t->>'s' IN ('completed', 'failed', 'cancelled'))
-        ), upd AS (
-          UPDATE $S.runs r SET
-            last_seq = r.last_seq + s.n,
-            updated_at = now_ms,
-            state = coalesce(s.s::text, r.state),
-            last_error = CASE s.le WHEN 0 THEN r.last_error WHEN 1 THEN s.lev::text ELSE NULL END,
-            status = coalesce(s.ts, r.status),
-            completed_at = CASE WHEN s.ts IS NULL THEN r.completed_at ELSE now_ms END,
-            output = CASE WHEN s.ts IS NULL THEN r.output ELSE (s.t->'o')::text END,
-            error = CASE WHEN s.ts IS NULL THEN r.error ELSE (s.t->'x')::text END,
-            wake_at = CASE WHEN s.ts IS NULL THEN r.wake_at END,
-            waiting_for = CASE WHEN s.ts IS NULL THEN r.waiting_for END,
-            lease_owner = CASE WHEN s.ts IS NULL THEN r.lease_owner END,
-            lease_expires_at = CASE WHEN s.ts IS NULL THEN r.lease_expires_at END
-          FROM simple s
-          WHERE r.id = s.r AND r.lease_token = s.k AND r.status = 'running'
-          RETURNING r.id, r.last_seq AS head, s.n, s.e, s.ts, s.ord
-        ), ev AS (
-          INSERT INTO $S.events (run_id, seq, at, data)
-          SELECT u.id, u.head - u.n + x.o::integer, now_ms, x.e::text
-          FROM upd u, json_array_elements(u.e) WITH ORDINALITY AS x(e, o)
-        )
-        SELECT (SELECT array_agg(u.ord) FROM upd u),
-               (SELECT array_agg(json_build_object('ok', true, 'lastSeq', u.head, 'suspended', false, 'pending', '[]'::json)) FROM upd u),
-               (SELECT array_agg(u.id) FROM upd u WHERE u.ts IS NOT NULL),
-               (SELECT array_agg(w.ord ORDER BY w.ord) FROM w WHERE NOT EXISTS (SELECT 1 FROM simple s WHERE s.ord = w.ord))
-        INTO done_ords, done_results, ended, complex;
+        IF json_array_length(batch) = 1 THEN
+          complex := ARRAY[1::bigint]; -- one write: the loop below is cheaper than the set-based statement
+        ELSE
+          WITH w AS (
+            SELECT x.*, count(*) OVER (PARTITION BY x.r) AS writes
+            FROM ROWS FROM (json_to_recordset(batch) AS (r text, k integer, e json, c json, s json, le integer, lev json, cr json, d json, t json))
+                 WITH ORDINALITY AS x(r, k, e, c, s, le, lev, cr, d, t, ord)
+          ), simple AS (
+            SELECT w.r, w.k, w.e, w.s, w.le, w.lev, w.t, w.ord, w.t->>'s' AS ts, json_array_length(w.e) AS n
+            FROM w
+            WHERE w.writes = 1
+              AND (w.c IS NULL OR json_array_length(w.c) = 0)
+              AND (w.cr IS NULL OR json_array_length(w.cr) = 0)
+              AND (w.d IS NULL OR json_array_length(w.d) = 0)
+              AND (w.t IS NULL OR w.t->>'s' IN ('completed', 'failed', 'cancelled'))
+          ), upd AS (
+            UPDATE $S.runs r SET
+              last_seq = r.last_seq + s.n,
+              updated_at = now_ms,
+              state = coalesce(s.s::text, r.state),
+              last_error = CASE s.le WHEN 0 THEN r.last_error WHEN 1 THEN s.lev::text ELSE NULL END,
+              status = coalesce(s.ts, r.status),
+              completed_at = CASE WHEN s.ts IS NULL THEN r.completed_at ELSE now_ms END,
+              output = CASE WHEN s.ts IS NULL THEN r.output ELSE (s.t->'o')::text END,
+              error = CASE WHEN s.ts IS NULL THEN r.error ELSE (s.t->'x')::text END,
+              wake_at = CASE WHEN s.ts IS NULL THEN r.wake_at END,
+              waiting_for = CASE WHEN s.ts IS NULL THEN r.waiting_for END,
+              lease_owner = CASE WHEN s.ts IS NULL THEN r.lease_owner END,
+              lease_expires_at = CASE WHEN s.ts IS NULL THEN r.lease_expires_at END
+            FROM simple s
+            WHERE r.id = s.r AND r.lease_token = s.k AND r.status = 'running'
+            RETURNING r.id, r.last_seq AS head, s.n, s.e, s.ts, s.ord
+          ), ev AS (
+            INSERT INTO $S.events (run_id, seq, at, data)
+            SELECT u.id, u.head - u.n + x.o::integer, now_ms, x.e::text
+            FROM upd u, json_array_elements(u.e) WITH ORDINALITY AS x(e, o)
+          )
+          SELECT (SELECT array_agg(u.ord) FROM upd u),
+                 (SELECT array_agg(json_build_object('ok', true, 'lastSeq', u.head, 'suspended', false, 'pending', '[]'::json)) FROM upd u),
+                 (SELECT array_agg(u.id) FROM upd u WHERE u.ts IS NOT NULL),
+                 (SELECT array_agg(w.ord ORDER BY w.ord) FROM w WHERE NOT EXISTS (SELECT 1 FROM simple s WHERE s.ord = w.ord))
+          INTO done_ords, done_results, ended, complex;
+        END IF;
         -- A separate statement, so its snapshot sees any signal stored while the UPDATE waited for a row lock.
         IF ended IS NOT NULL THEN
           DELETE FROM $S.inbox WHERE run_id = ANY (ended);
@@ -317,27 +322,31 @@ export const MIGRATIONS: readonly Migration[] = [
             DELETE FROM $S.inbox WHERE run_id = rid
               AND id IN (SELECT value::text::bigint FROM json_array_elements(w->'c'));
           END IF;
-          FOR c IN SELECT value FROM json_array_elements(w->'cr') LOOP
-            INSERT INTO $S.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
-                                 wake_at, lease_token, last_seq)
-            VALUES (c->>'id', c->>'kind', c->>'workflow', c->>'version', 'pending', (c->'input')::text,
-                    c->>'parent', now_ms, now_ms, now_ms, 0, 1)
-            ON CONFLICT (id) DO NOTHING;
-            GET DIAGNOSTICS inserted = ROW_COUNT;
-            IF inserted > 0 THEN
-              INSERT INTO $S.events (run_id, seq, at, data) VALUES (c->>'id', 1, now_ms, (c->'started')::text);
-            END IF;
-          END LOOP;
-          FOR d IN SELECT value FROM json_array_elements(w->'d') LOOP
-            -- Locked so the target cannot end between the check and the insert (a terminal run's
-            -- inbox stays empty).
-            SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR NO KEY UPDATE;
-            IF FOUND AND target_status NOT IN ('completed', 'failed', 'cancelled') THEN
-              INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (d->>'r', d->>'n', (d->'p')::text, now_ms);
-              UPDATE $S.runs SET wake_at = least(coalesce(wake_at, now_ms), now_ms), updated_at = now_ms
-              WHERE id = d->>'r' AND status = 'waiting' AND (d->>'n' = '@cancel' OR d->>'n' = ANY (waiting_for));
-            END IF;
-          END LOOP;
+          IF json_array_length(w->'cr') > 0 THEN
+            FOR c IN SELECT value FROM json_array_elements(w->'cr') LOOP
+              INSERT INTO $S.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
+                                   wake_at, lease_token, last_seq)
+              VALUES (c->>'id', c->>'kind', c->>'workflow', c->>'version', 'pending', (c->'input')::text,
+                      c->>'parent', now_ms, now_ms, now_ms, 0, 1)
+              ON CONFLICT (id) DO NOTHING;
+              GET DIAGNOSTICS inserted = ROW_COUNT;
+              IF inserted > 0 THEN
+                INSERT INTO $S.events (run_id, seq, at, data) VALUES (c->>'id', 1, now_ms, (c->'started')::text);
+              END IF;
+            END LOOP;
+          END IF;
+          IF json_array_length(w->'d') > 0 THEN
+            FOR d IN SELECT value FROM json_array_elements(w->'d') LOOP
+              -- Locked so the target cannot end between the check and the insert (a terminal run's
+              -- inbox stays empty).
+              SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR NO KEY UPDATE;
+              IF FOUND AND target_status NOT IN ('completed', 'failed', 'cancelled') THEN
+                INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (d->>'r', d->>'n', (d->'p')::text, now_ms);
+                UPDATE $S.runs SET wake_at = least(coalesce(wake_at, now_ms), now_ms), updated_at = now_ms
+                WHERE id = d->>'r' AND status = 'waiting' AND (d->>'n' = '@cancel' OR d->>'n' = ANY (waiting_for));
+              END IF;
+            END LOOP;
+          END IF;
           t := w->'t';
           susp := false;
           pend := '[]'::json;
