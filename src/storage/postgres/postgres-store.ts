@@ -7,9 +7,13 @@
  * - Fencing: every write starts with `UPDATE runs … WHERE id = $1 AND lease_token = $2 AND status =
  *   'running'`; a stale token matches nothing and nothing of that write is applied.
  * - Group commit in one round trip: a batch is one call of the `apply_writes` function (see
- *   migrations.ts), one transaction. The batch carries a client-chosen id recorded with its results
+ *   migrations.ts), one transaction; its common writes (steps, state, ends) are applied by one
+ *   set-based statement. The batch carries a client-chosen id recorded with its results
  *   in the same transaction, so a batch whose commit outcome is unknown (the connection dropped
  *   mid-call) is simply sent again: applied once, or its stored results returned.
+ * - Starts are batched too: {@link PostgresStore.createRuns} inserts the runs started in one turn of
+ *   the event loop with one statement. The fixed statements are named, so each connection parses
+ *   and plans them once.
  * - Connection loss: operations retry with backoff on connection errors, deadlocks and
  *   serialization failures, as long as retrying is safe (reads, idempotent updates, write batches
  *   by their id; anything else only when the connection could not even be opened). The pool
