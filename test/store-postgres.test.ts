@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
-import type { Lease, Store } from '../src/core/store.js';
+import type { Lease, RunWrite, Store, WriteResult } from '../src/core/store.js';
 import { MemoryStore } from '../src/storage/memory/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
 import { SCHEMA_VERSION } from '../src/storage/postgres/migrations.js';
@@ -161,7 +161,7 @@ describe('PostgresStore', () => {
     const pgStore = await openStore();
     const memory = new MemoryStore();
     const ev = (pos: number): EventData => ({ type: 'step.started', pos, name: `s${pos}`, attempt: 1 });
-    const ends = async (store: Store) => {
+    const ends = async (store: Store, oneByOne = false) => {
       const leases = new Map<string, Lease>();
       for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale']) {
         const { lease } = await store.createRun(
@@ -174,8 +174,7 @@ describe('PostgresStore', () => {
       await store.sendSignal('c', 'unwaited', { x: 1 }, T0 + 1); // dropped when c ends
       const sig = await store.sendSignal('d', 'go', 'payload', T0 + 1);
       await store.claimRun('stale', { owner: 'w2', now: T0 + 100, leaseMs: 99 }); // token 2: the token-1 write is fenced
-      const results = await store.write(
-        [
+      const batch: RunWrite[] = [
           { runId: 'a', token: token('a'), events: [ev(1), ev(2)], state: { k: 'v' }, lastError: { name: 'E', message: 'held' } },
           { runId: 'b', token: token('b'), events: [ev(1)] },
           { runId: 'c', token: token('c'), events: [{ type: 'run.completed', result: null }], transition: { status: 'completed', output: null } },
@@ -186,9 +185,10 @@ describe('PostgresStore', () => {
           { runId: 'g', token: token('g'), events: [{ type: 'run.completed', result: 7 }], transition: { status: 'completed', output: 7 }, deliver: [{ runId: 'p', name: '@child:g', payload: { status: 'completed', output: 7 } }] },
           { runId: 'f', token: token('f'), events: [ev(1)], transition: { status: 'cancelled' } },
           { runId: 'a', token: token('a'), events: [ev(3)] },
-        ],
-        T0 + 2,
-      );
+      ];
+      const results: WriteResult[] = [];
+      if (oneByOne) for (const w of batch) results.push(...(await store.write([w], T0 + 2)));
+      else results.push(...(await store.write(batch, T0 + 2)));
       const runs = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale'].map(async (id) => ({
         run: await store.getRun(id),
         history: (await store.history(id)).map(({ at: _at, ...e }) => e),
@@ -199,6 +199,10 @@ describe('PostgresStore', () => {
     const expected = await ends(memory);
     expect(await ends(pgStore)).toEqual(expected);
     expect(expected.results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, true, true, true, true]);
+    // The same writes one per batch (the short path for one common write, the loop for the others).
+    const alone = await openStore();
+    const expectedAlone = await ends(new MemoryStore(), true);
+    expect(await ends(alone, true)).toEqual(expectedAlone);
   });
 
   it('a write batch sent twice with the same id applies once and returns the same results', async () => {
