@@ -4,17 +4,21 @@
  * and 2 worker processes. Prints the ratios. Not a test: nothing is asserted.
  *
  *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
- *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000)
+ *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000),
+ *        BENCH_ROUNDS (default 1: measure DBOS then Keel this many times, and print the ranges; the
+ *        machine's load varies, so each round pairs the two back to back and notes the load average)
  *
  * A fresh database is created for the run and dropped at the end.
  */
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const ADMIN_URL = process.env.KEEL_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SEQ = Number(process.env.BENCH_SEQ ?? 500);
 const N = Number(process.env.BENCH_N ?? 4000);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const WINDOW = 200; // workflows in flight at once in the throughput runs
 
 interface Figures {
@@ -151,20 +155,40 @@ async function main(): Promise<void> {
   dbUrl.pathname = `/${name}`;
   const target = dbUrl.toString();
   try {
-    console.log(`PostgreSQL ${target.replace(/:[^:@/]*@/, ':***@')}; ${SEQ} sequential workflows, ${N} for throughput (${WINDOW} in flight)`);
-    const dbos = await runDbos(target);
-    console.log(`DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.throughput.toFixed(0)} workflows/s`);
-    const keelSeq = await runKeel(target, 'seq', SEQ);
-    const keel1 = await keelThroughput(target, 1);
-    const keel2 = await keelThroughput(target, 2);
-    console.log(`Keel           p50 ${keelSeq.p50?.toFixed(2)} ms  p99 ${keelSeq.p99?.toFixed(2)} ms`);
-    console.log(`Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
-    console.log(`Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
-    const p50 = (keelSeq.p50 ?? NaN) / (dbos.p50 ?? NaN);
     console.log(
-      `ratios: p50 Keel/DBOS ${p50.toFixed(2)} (target ≤ 0.33); throughput Keel/DBOS 1 worker ${(keel1 / dbos.throughput).toFixed(2)}×, ` +
-        `2 workers ${(keel2 / dbos.throughput).toFixed(2)}× (target ≥ 5×)`,
+      `PostgreSQL ${target.replace(/:[^:@/]*@/, ':***@')}; ${SEQ} sequential workflows, ${N} for throughput (${WINDOW} in flight); ` +
+        `${ROUNDS} round(s), DBOS then Keel in each`,
     );
+    const rows: { dbos: Figures; keel: Figures; keel2: number }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const load = loadavg()[0]?.toFixed(2);
+      const dbos = await runDbos(target);
+      const keelSeq = await runKeel(target, 'seq', SEQ);
+      const keel1 = await keelThroughput(target, 1);
+      const keel2 = await keelThroughput(target, 2);
+      const keel = { p50: keelSeq.p50, p99: keelSeq.p99, throughput: keel1 };
+      rows.push({ dbos, keel, keel2 });
+      console.log(`round ${round} (load average ${load} before, ${loadavg()[0]?.toFixed(2)} after)`);
+      console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.throughput.toFixed(0)} workflows/s`);
+      console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms`);
+      console.log(`  Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
+      console.log(`  Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
+      const p50 = (keel.p50 ?? NaN) / (dbos.p50 ?? NaN);
+      console.log(
+        `  ratios: p50 Keel/DBOS ${p50.toFixed(2)} (target ≤ 0.33); throughput Keel/DBOS 1 worker ${(keel1 / dbos.throughput).toFixed(2)}×, ` +
+          `2 workers ${(keel2 / dbos.throughput).toFixed(2)}× (target ≥ 5×)`,
+      );
+    }
+    if (rows.length > 1) {
+      const range = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+      console.log('ranges over the rounds:');
+      console.log(`  DBOS p50 ${range(rows.map((r) => r.dbos.p50 ?? NaN), 2)} ms, ${range(rows.map((r) => r.dbos.throughput), 0)} workflows/s`);
+      console.log(`  Keel p50 ${range(rows.map((r) => r.keel.p50 ?? NaN), 2)} ms, 1 worker ${range(rows.map((r) => r.keel.throughput), 0)}, 2 workers ${range(rows.map((r) => r.keel2), 0)} workflows/s`);
+      console.log(
+        `  p50 Keel/DBOS ${range(rows.map((r) => (r.keel.p50 ?? NaN) / (r.dbos.p50 ?? NaN)), 2)}; ` +
+          `throughput Keel/DBOS 1 worker ${range(rows.map((r) => r.keel.throughput / r.dbos.throughput), 2)}×, 2 workers ${range(rows.map((r) => r.keel2 / r.dbos.throughput), 2)}×`,
+      );
+    }
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();

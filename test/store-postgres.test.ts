@@ -1,6 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
+import type { EventData } from '../src/core/history.js';
+import type { Lease, RunWrite, Store, WriteResult } from '../src/core/store.js';
+import { MemoryStore } from '../src/storage/memory/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
 import { SCHEMA_VERSION } from '../src/storage/postgres/migrations.js';
 import { describeStoreContract } from './store-contract.js';
@@ -94,6 +97,18 @@ describe('PostgresStore', () => {
     expect(await again.listTasks({})).toEqual({ tasks: [] });
   });
 
+  it('upgrades a schema of an older version: only the missing migrations are applied', async () => {
+    const store = await openStore();
+    // Back to version 2: version 3 only replaces apply_writes, so it can be applied again.
+    await sql(`DELETE FROM "${store.schema}".schema_migrations WHERE version > 2`);
+    const upgraded = await openStore({ schema: store.schema });
+    expect(upgraded.migrationsApplied).toBe(SCHEMA_VERSION - 2);
+    const { lease } = await upgraded.createRun({ id: 'r', kind: 'workflow', workflow: 'w', version: '1', input: 1, claim: { owner: 'w1', expiresAt: T0 + 9 } }, T0);
+    expect(await upgraded.write([{ runId: 'r', token: lease?.token ?? 0, events: [], transition: { status: 'completed', output: 2 } }], T0 + 1)).toEqual([
+      { ok: true, lastSeq: 1, suspended: false, pending: [] },
+    ]);
+  });
+
   it('refuses a schema newer than the code with SCHEMA_TOO_NEW and changes nothing', async () => {
     const store = await openStore();
     await sql(`INSERT INTO "${store.schema}".schema_migrations (version, description) VALUES ($1, 'from the future')`, [SCHEMA_VERSION + 1]);
@@ -118,6 +133,90 @@ describe('PostgresStore', () => {
 
     const missing = new PostgresStore({ connectionString: `${db.url}_missing` });
     await expect(missing.open()).rejects.toMatchObject({ code: ErrorCode.StoreUnreachable, message: expect.stringMatching(/does not exist/) });
+  });
+
+  it('createRuns: one statement for the batch; an id repeated in the batch or raced by another worker is created once', async () => {
+    const store = await openStore();
+    const other = await openStore({ schema: store.schema });
+    const run = (id: string, claim?: { owner: string; expiresAt: number }) => ({
+      id,
+      kind: 'workflow' as const,
+      workflow: 'w',
+      version: '1',
+      input: { id },
+      ...(claim ? { claim } : {}),
+    });
+    const results = await store.createRuns([run('a', { owner: 'w1', expiresAt: T0 + 9 }), run('b'), run('a', { owner: 'w2', expiresAt: T0 + 9 })], T0);
+    expect(results.map((r) => [r.run.id, r.created, r.lease?.owner])).toEqual([
+      ['a', true, 'w1'],
+      ['b', true, undefined],
+      ['a', false, undefined],
+    ]);
+    expect(results[2]?.run).toEqual(results[0]?.run);
+    expect(await store.getRun('a')).toEqual(results[0]?.run);
+    expect(await store.getRun('b')).toEqual(results[1]?.run);
+    expect(await store.history('a')).toHaveLength(1);
+
+    // Two workers creating the same ids at once: each run is created by exactly one of them.
+    const ids = Array.from({ length: 50 }, (_, i) => `race-${i}`);
+    const [x, y] = await Promise.all([
+      store.createRuns(ids.map((id) => run(id, { owner: 'w1', expiresAt: T0 + 9 })), T0),
+      other.createRuns(ids.map((id) => run(id, { owner: 'w2', expiresAt: T0 + 9 })), T0),
+    ]);
+    ids.forEach((id, i) => {
+      expect([x?.[i]?.created, y?.[i]?.created].filter(Boolean)).toHaveLength(1);
+      expect(x?.[i]?.run).toEqual(y?.[i]?.run);
+    });
+    const [counts] = await sql<{ events: string }>(`SELECT count(*) AS events FROM "${store.schema}".events WHERE run_id LIKE 'race-%'`);
+    expect(Number(counts?.events)).toBe(50);
+  });
+
+  it('a mixed batch (set-based common writes beside looped ones) ends exactly as on the memory store', async () => {
+    const pgStore = await openStore();
+    const memory = new MemoryStore();
+    const ev = (pos: number): EventData => ({ type: 'step.started', pos, name: `s${pos}`, attempt: 1 });
+    const ends = async (store: Store, oneByOne = false) => {
+      const leases = new Map<string, Lease>();
+      for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale']) {
+        const { lease } = await store.createRun(
+          { id, kind: 'workflow', workflow: 'w', version: '1', input: id, ...(id === 'g' ? { parentId: 'p' } : {}), claim: { owner: 'w1', expiresAt: T0 + 99 } },
+          T0,
+        );
+        leases.set(id, lease as Lease);
+      }
+      const token = (id: string): number => leases.get(id)?.token ?? 0;
+      await store.sendSignal('c', 'unwaited', { x: 1 }, T0 + 1); // dropped when c ends
+      const sig = await store.sendSignal('d', 'go', 'payload', T0 + 1);
+      await store.claimRun('stale', { owner: 'w2', now: T0 + 100, leaseMs: 99 }); // token 2: the token-1 write is fenced
+      const batch: RunWrite[] = [
+          { runId: 'a', token: token('a'), events: [ev(1), ev(2)], state: { k: 'v' }, lastError: { name: 'E', message: 'held' } },
+          { runId: 'b', token: token('b'), events: [ev(1)] },
+          { runId: 'c', token: token('c'), events: [{ type: 'run.completed', result: null }], transition: { status: 'completed', output: null } },
+          { runId: 'd', token: token('d'), events: [{ type: 'signal.received', pos: 1, name: 'go', payload: 'payload', signalId: sig.id }], consume: [sig.id] },
+          { runId: 'b', token: token('b'), events: [ev(2)], transition: { status: 'waiting', wakeAt: T0 + 500, waitingFor: ['later'] } },
+          { runId: 'stale', token: 1, events: [ev(1)], transition: { status: 'completed', output: 1 } },
+          { runId: 'e', token: token('e'), events: [], lastError: null, transition: { status: 'failed', error: { name: 'Error', message: 'boom' } } },
+          { runId: 'g', token: token('g'), events: [{ type: 'run.completed', result: 7 }], transition: { status: 'completed', output: 7 }, deliver: [{ runId: 'p', name: '@child:g', payload: { status: 'completed', output: 7 } }] },
+          { runId: 'f', token: token('f'), events: [ev(1)], transition: { status: 'cancelled' } },
+          { runId: 'a', token: token('a'), events: [ev(3)] },
+      ];
+      const results: WriteResult[] = [];
+      if (oneByOne) for (const w of batch) results.push(...(await store.write([w], T0 + 2)));
+      else results.push(...(await store.write(batch, T0 + 2)));
+      const runs = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale'].map(async (id) => ({
+        run: await store.getRun(id),
+        history: (await store.history(id)).map(({ at: _at, ...e }) => e),
+        inbox: (await store.inbox(id)).map(({ id: _id, ...m }) => m),
+      })));
+      return { results: results.map((r) => (r.ok ? { ...r, pending: r.pending.map(({ id: _id, ...m }) => m) } : r)), runs };
+    };
+    const expected = await ends(memory);
+    expect(await ends(pgStore)).toEqual(expected);
+    expect(expected.results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, true, true, true, true]);
+    // The same writes one per batch (the short path for one common write, the loop for the others).
+    const alone = await openStore();
+    const expectedAlone = await ends(new MemoryStore(), true);
+    expect(await ends(alone, true)).toEqual(expectedAlone);
   });
 
   it('a write batch sent twice with the same id applies once and returns the same results', async () => {

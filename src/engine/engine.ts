@@ -832,7 +832,12 @@ export class Engine {
       // A parent executing here learns of its child's end now, not only when it next suspends.
       else void this.refreshInbox(d.runId, target.execution);
     }
-    this.wake();
+    // Look for work again only when this end can change what there is to claim: it freed a place
+    // on a full worker, or told other runs (a parent) it ended; and when nothing executes any more,
+    // so that a simulated clock may skip ahead. Otherwise a claim now finds nothing new, and on a
+    // shared store costs two round trips (claim, next wake-up) per ended run, beside the next start.
+    const executing = this.active.size + this.loading;
+    if (executing + 1 >= this.maxConcurrentRuns || (delivered?.length ?? 0) > 0 || (executing === 0 && this.clock.idle)) this.wake();
   }
 
   private async refreshInbox(runId: string, execution: RunExecution): Promise<void> {
