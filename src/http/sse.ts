@@ -103,7 +103,7 @@ export async function streamRunHistory(
 export interface StatusChange {
   id: string;
   runId: string;
-  type: 'run.started' | 'run.resumed' | 'run.waiting' | 'run.completed' | 'run.failed' | 'run.cancelled';
+  type: 'run.started' | 'run.resumed' | 'run.reopened' | 'run.waiting' | 'run.completed' | 'run.failed' | 'run.cancelled';
   status: RunStatus;
   workflow?: string;
   at: string;
@@ -114,6 +114,7 @@ const STATUS_OF: Partial<Record<EngineEvent['type'], RunStatus>> = {
   'run.resumed': 'running',
   'run.waiting': 'waiting',
   'run.completed': 'completed',
+  'run.reopened': 'pending',
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
 };
