@@ -93,9 +93,12 @@ describe('PostgreSQL with real worker processes', () => {
     const completed = async () => (await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${SCHEMA}.runs WHERE status = 'completed'`))[0]?.n ?? 0;
     await until('a third of the runs to complete', async () => (await completed()) >= SCALE_RUNS / 3, 240_000);
     const victim = workers[0]!;
-    victim.proc.kill('SIGKILL');
     const killedAt = Date.now();
+    victim.proc.kill('SIGKILL');
     await victim.exited;
+    // The signal is delivered asynchronously: the victim may still commit a batch stamped after
+    // killedAt. Once it has exited, nothing it wrote can be stamped later than this.
+    const deadAt = Date.now();
     // Runs the victim died holding: still 'running' under its lease, which nobody renews any more.
     const held = await q<{ id: string; lease_expires_at: string }>(
       `SELECT id, lease_expires_at FROM ${SCHEMA}.runs WHERE status = 'running' AND lease_owner LIKE 'w0/%'`,
@@ -128,7 +131,7 @@ describe('PostgreSQL with real worker processes', () => {
     const early = await q<{ run_id: string }>(
       `SELECT e.run_id FROM ${SCHEMA}.events e JOIN unnest($1::text[], $2::bigint[]) AS h(id, expires) ON h.id = e.run_id
        WHERE e.at > $3 AND e.at < h.expires`,
-      [held.map((h) => h.id), held.map((h) => h.lease_expires_at), killedAt],
+      [held.map((h) => h.id), held.map((h) => h.lease_expires_at), deadAt],
     );
     expect(early).toEqual([]);
     const resumed = await q<{ n: number }>(
