@@ -184,6 +184,8 @@ export class Engine {
   private wakeRequested = false;
   /** Claimed runs whose history is still being read. */
   private loading = 0;
+  /** Due runs may be left unclaimed because this worker was full or its last claim was full. */
+  private backlog = false;
   private wakeResolver: (() => void) | undefined;
   private cancelRenewal: (() => void) | undefined;
   /** Stops the store's push wake-ups (Store.subscribe), when it has them. */
@@ -391,7 +393,10 @@ export class Engine {
     }
     this.events.emit({ type: 'run.started', runId: id, workflow: definition.name });
     if (created.lease) this.execute(created.run, created.lease, [], [], definition);
-    else this.wake();
+    else {
+      this.backlog = true;
+      this.wake();
+    }
     return this.handle<O>(id);
   }
 
@@ -688,10 +693,14 @@ export class Engine {
       this.wakeRequested = false;
       const capacity = Math.min(100, this.maxConcurrentRuns - this.active.size - this.loading);
       let claimed = 0;
+      // Full: due runs may be waiting for a place, so the next run to end must look again.
+      if (capacity <= 0) this.backlog = true;
       if (capacity > 0) {
         try {
           const leases = await store.claimDue({ owner: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs, limit: capacity });
           claimed = leases.length;
+          // A full claim may have left due runs behind.
+          this.backlog = claimed === capacity;
           for (const lease of leases) {
             this.loading++;
             void this.load(store, lease).finally(() => this.loading--);
@@ -833,11 +842,12 @@ export class Engine {
       else void this.refreshInbox(d.runId, target.execution);
     }
     // Look for work again only when this end can change what there is to claim: it freed a place
-    // on a full worker, or told other runs (a parent) it ended; and when nothing executes any more,
+    // while due runs were left unclaimed (the backlog), or told other runs (a parent) it ended; and
+    // when nothing executes any more,
     // so that a simulated clock may skip ahead. Otherwise a claim now finds nothing new, and on a
     // shared store costs two round trips (claim, next wake-up) per ended run, beside the next start.
     const executing = this.active.size + this.loading;
-    if (executing + 1 >= this.maxConcurrentRuns || (delivered?.length ?? 0) > 0 || (executing === 0 && this.clock.idle)) this.wake();
+    if (this.backlog || (delivered?.length ?? 0) > 0 || (executing === 0 && this.clock.idle)) this.wake();
   }
 
   private async refreshInbox(runId: string, execution: RunExecution): Promise<void> {
