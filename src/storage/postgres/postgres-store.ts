@@ -26,7 +26,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { coerceError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
-import type { SerializedError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import { isTerminal } from '../../core/store.js';
 import type {
@@ -35,7 +34,6 @@ import type {
   Lease,
   ListRunsQuery,
   NewRun,
-  RunKind,
   RunPage,
   RunRecord,
   RunStatus,
@@ -45,6 +43,7 @@ import type {
 } from '../../core/store.js';
 import { uuidv7 } from '../../util/ids.js';
 import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import {
   reopenConflict,
@@ -54,7 +53,6 @@ import {
   type ListTasksQuery,
   type TaskOutcome,
   type TaskPage,
-  type TaskStatus,
 } from '../../core/human-task.js';
 
 export interface PostgresStoreOptions {
@@ -74,76 +72,6 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Log for connection trouble the store rides through (default: silent). */
   onWarning?: (message: string, error: Error) => void;
-}
-
-const RUN_COLUMNS =
-  'id, kind, workflow, version, status, input, output, error, state, parent_id, created_at, updated_at, ' +
-  'completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_seq, last_error';
-
-/** bigint columns come back as strings from pg: they are converted with Number (epoch ms fit). */
-interface RunRow {
-  id: string;
-  kind: RunKind;
-  workflow: string;
-  version: string;
-  status: RunStatus;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  state: string;
-  parent_id: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-  wake_at: string | null;
-  waiting_for: string[] | null;
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-  lease_token: number;
-  last_seq: number;
-  last_error: string | null;
-}
-
-interface InboxRow {
-  id: string;
-  run_id: string;
-  name: string;
-  payload: string | null;
-  sent_at: string;
-}
-
-function toJson(value: unknown): string | null {
-  return value === undefined ? null : (JSON.stringify(value) ?? null);
-}
-
-function fromJson(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text);
-}
-
-function rowToRun(row: RunRow): RunRecord {
-  const run: RunRecord = {
-    id: row.id,
-    kind: row.kind,
-    workflow: row.workflow,
-    version: row.version,
-    status: row.status,
-    input: fromJson(row.input),
-    state: JSON.parse(row.state) as Record<string, unknown>,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    leaseToken: row.lease_token,
-    lastSeq: row.last_seq,
-  };
-  if (row.output !== null) run.output = JSON.parse(row.output);
-  if (row.error !== null) run.error = JSON.parse(row.error) as SerializedError;
-  if (row.parent_id !== null) run.parentId = row.parent_id;
-  if (row.completed_at !== null) run.completedAt = Number(row.completed_at);
-  if (row.wake_at !== null) run.wakeAt = Number(row.wake_at);
-  if (row.waiting_for !== null) run.waitingFor = row.waiting_for;
-  if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
-  if (row.lease_expires_at !== null) run.leaseExpiresAt = Number(row.lease_expires_at);
-  if (row.last_error !== null) run.lastError = JSON.parse(row.last_error) as SerializedError;
-  return run;
 }
 
 /** The record of a run createRuns just inserted, as getRun would read it. */
@@ -168,10 +96,6 @@ function newRunRecord(input: NewRun, inputJson: string | null, now: number): Run
     run.leaseExpiresAt = claim.expiresAt;
   } else run.wakeAt = now;
   return run;
-}
-
-function rowToMessage(row: InboxRow): InboxMessage {
-  return { id: Number(row.id), runId: row.run_id, name: row.name, payload: fromJson(row.payload), sentAt: Number(row.sent_at) };
 }
 
 /** A run.started event for a new run. */
@@ -841,48 +765,6 @@ export class PostgresStore implements Store {
     const version = await this.withClient('always', (c) => schemaVersion(c, this.schema));
     return { version, supported: SCHEMA_VERSION };
   }
-}
-
-const TASK_COLUMNS =
-  'id, run_id, workflow, pos, name, title, description, json_schema, assignee, status, data, completed_by, created_at, completed_at, deadline_at';
-
-interface TaskRow {
-  id: string;
-  run_id: string;
-  workflow: string;
-  pos: number;
-  name: string;
-  title: string;
-  description: string | null;
-  json_schema: string | null;
-  assignee: string | null;
-  status: TaskStatus;
-  data: string | null;
-  completed_by: string | null;
-  created_at: string;
-  completed_at: string | null;
-  deadline_at: string | null;
-}
-
-function rowToTask(row: TaskRow): HumanTaskRecord {
-  const task: HumanTaskRecord = {
-    id: row.id,
-    runId: row.run_id,
-    workflow: row.workflow,
-    pos: row.pos,
-    name: row.name,
-    title: row.title,
-    status: row.status,
-    createdAt: Number(row.created_at),
-  };
-  if (row.description !== null) task.description = row.description;
-  if (row.json_schema !== null) task.jsonSchema = JSON.parse(row.json_schema) as Record<string, unknown>;
-  if (row.assignee !== null) task.assignee = row.assignee;
-  if (row.data !== null) task.data = JSON.parse(row.data);
-  if (row.completed_by !== null) task.completedBy = row.completed_by;
-  if (row.completed_at !== null) task.completedAt = Number(row.completed_at);
-  if (row.deadline_at !== null) task.deadlineAt = Number(row.deadline_at);
-  return task;
 }
 
 function statements(q: string) {

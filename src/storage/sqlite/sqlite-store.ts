@@ -14,7 +14,6 @@
  */
 import Database from 'better-sqlite3';
 import { coerceError, ConfigError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
-import type { SerializedError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import {
   reopenConflict,
@@ -43,6 +42,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -60,126 +60,10 @@ export interface SqliteStoreOptions {
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
-const RUN_COLUMNS =
-  'id, kind, workflow, version, status, input, output, error, state, parent_id, created_at, updated_at, ' +
-  'completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_seq, last_error';
-
-interface RunRow {
-  id: string;
-  kind: RunKind;
-  workflow: string;
-  version: string;
-  status: RunStatus;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  state: string;
-  parent_id: string | null;
-  created_at: number;
-  updated_at: number;
-  completed_at: number | null;
-  wake_at: number | null;
-  waiting_for: string | null;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  lease_token: number;
-  last_seq: number;
-  last_error: string | null;
-}
-
-interface InboxRow {
-  id: number;
-  run_id: string;
-  name: string;
-  payload: string | null;
-  sent_at: number;
-}
-
-const TASK_COLUMNS =
-  'id, run_id, workflow, pos, name, title, description, json_schema, assignee, status, data, completed_by, created_at, completed_at, deadline_at';
-
-interface TaskRow {
-  id: string;
-  run_id: string;
-  workflow: string;
-  pos: number;
-  name: string;
-  title: string;
-  description: string | null;
-  json_schema: string | null;
-  assignee: string | null;
-  status: TaskStatus;
-  data: string | null;
-  completed_by: string | null;
-  created_at: number;
-  completed_at: number | null;
-  deadline_at: number | null;
-}
-
-function rowToTask(row: TaskRow): HumanTaskRecord {
-  const task: HumanTaskRecord = {
-    id: row.id,
-    runId: row.run_id,
-    workflow: row.workflow,
-    pos: row.pos,
-    name: row.name,
-    title: row.title,
-    status: row.status,
-    createdAt: row.created_at,
-  };
-  if (row.description !== null) task.description = row.description;
-  if (row.json_schema !== null) task.jsonSchema = JSON.parse(row.json_schema) as Record<string, unknown>;
-  if (row.assignee !== null) task.assignee = row.assignee;
-  if (row.data !== null) task.data = JSON.parse(row.data);
-  if (row.completed_by !== null) task.completedBy = row.completed_by;
-  if (row.completed_at !== null) task.completedAt = row.completed_at;
-  if (row.deadline_at !== null) task.deadlineAt = row.deadline_at;
-  return task;
-}
-
 interface EventRow {
   seq: number;
   at: number;
   data: string;
-}
-
-/** JSON text for a column; SQL NULL for undefined (and for what JSON drops, like a function). */
-function toJson(value: unknown): string | null {
-  return value === undefined ? null : (JSON.stringify(value) ?? null);
-}
-
-function fromJson(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text);
-}
-
-function rowToRun(row: RunRow): RunRecord {
-  const run: RunRecord = {
-    id: row.id,
-    kind: row.kind,
-    workflow: row.workflow,
-    version: row.version,
-    status: row.status,
-    input: fromJson(row.input),
-    state: JSON.parse(row.state) as Record<string, unknown>,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    leaseToken: row.lease_token,
-    lastSeq: row.last_seq,
-  };
-  if (row.output !== null) run.output = JSON.parse(row.output);
-  if (row.error !== null) run.error = JSON.parse(row.error) as SerializedError;
-  if (row.parent_id !== null) run.parentId = row.parent_id;
-  if (row.completed_at !== null) run.completedAt = row.completed_at;
-  if (row.wake_at !== null) run.wakeAt = row.wake_at;
-  if (row.waiting_for !== null) run.waitingFor = JSON.parse(row.waiting_for) as string[];
-  if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
-  if (row.lease_expires_at !== null) run.leaseExpiresAt = row.lease_expires_at;
-  if (row.last_error !== null) run.lastError = JSON.parse(row.last_error) as SerializedError;
-  return run;
-}
-
-function rowToMessage(row: InboxRow): InboxMessage {
-  return { id: row.id, runId: row.run_id, name: row.name, payload: fromJson(row.payload), sentAt: row.sent_at };
 }
 
 /** A run write with every value already turned into JSON text, so that serialisation errors
