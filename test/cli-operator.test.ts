@@ -206,6 +206,32 @@ describe('operator CLI', () => {
     expect((await keel(['resume', 'broken-resume'])).stderr).toContain('CONFLICT'); // pending now, not failed
   }, 120_000);
 
+  it('dev: serves, and restarts when a workflow module changes', async () => {
+    const child = spawn(process.execPath, ['--import', tsx, main, 'dev', '--port', '0'], { cwd: dir, env: { ...process.env, KEEL_STORE: '' } });
+    let output = '';
+    const servedTimes = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if ((output.match(/Keel API on/g) ?? []).length >= n) resolve();
+        };
+        child.stdout.on('data', (d: Buffer) => {
+          output += d.toString();
+          check();
+        });
+        child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${output}`)));
+        check();
+      });
+    try {
+      await servedTimes(1);
+      writeFileSync(join(dir, 'src', 'workflows.ts'), `${readFileSync(join(dir, 'src', 'workflows.ts'), 'utf8')}\n// changed\n`);
+      await servedTimes(2);
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }, 30_000);
+
   it('init scaffolds a project and keeps existing files', async () => {
     const target = join(dir, 'new-app');
     const first = await keel(['init', target]);

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, KeelError } from '../core/errors.js';
 import type { HistoryEvent } from '../core/history.js';
@@ -228,16 +228,24 @@ it('greets once approved', async () => {
     await engine.stop();
   });
 
-  serveCommand(program.command('dev').description('worker + server, restarted when the code changes (node --watch)')).action((o: Flags & { worker: boolean }) => {
-    const passthrough = process.argv.slice(process.argv.indexOf('dev') + 1);
-    const entry = process.argv[1] as string;
-    const child = spawn(process.execPath, [...process.execArgv, '--watch', entry, 'serve', ...passthrough], { stdio: 'inherit' });
-    void o;
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    process.on('SIGINT', forward('SIGINT'));
-    process.on('SIGTERM', forward('SIGTERM'));
-    return new Promise<void>((done) => child.on('exit', (code) => ((process.exitCode = code ?? 0), done())));
-  });
+  serveCommand(program.command('dev').description('worker + server, restarted when the workflow modules or the config change')).action(
+    async (o: Flags & { worker: boolean }) => {
+      const settings = await resolveSettings(o);
+      // node --watch follows only modules Node itself loaded; workflow modules come through tsx's
+      // tsImport, so their folders (and the config file) are watched by path. Not the project root:
+      // the SQLite file changes all the time.
+      const watched = new Set<string>(settings.workflows.filter((w): w is string => typeof w === 'string').map((w) => dirname(w)));
+      if (settings.configFile) watched.add(settings.configFile);
+      const watchArgs = watched.size > 0 ? [...watched].map((p) => `--watch-path=${p}`) : ['--watch'];
+      const passthrough = process.argv.slice(process.argv.indexOf('dev') + 1);
+      const entry = process.argv[1] as string;
+      const child = spawn(process.execPath, [...process.execArgv, ...watchArgs, entry, 'serve', ...passthrough], { stdio: 'inherit' });
+      const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+      process.on('SIGINT', forward('SIGINT'));
+      process.on('SIGTERM', forward('SIGTERM'));
+      await new Promise<void>((done) => child.on('exit', (code) => ((process.exitCode = code ?? 0), done())));
+    },
+  );
 
   settingsOptions(program.command('run').description('start a run; with --wait, show its steps live and print the result').argument('<workflow>', 'definition name'))
     .option('-i, --input <json>', 'input as JSON')
