@@ -128,7 +128,8 @@ async function waitingMemory(): Promise<void> {
     }
     global.gc?.();
     await new Promise((r) => setTimeout(r, 200));
-    console.log(`RSS with ${label.padEnd(8)} waiting runs in the store:  ${fmt(rssMb(), 0)} MB`);
+    const heap = process.memoryUsage().heapUsed / 1024 / 1024;
+    console.log(`RSS with ${label.padEnd(8)} waiting runs in the store:  ${fmt(rssMb(), 0)} MB (JS heap in use after GC: ${fmt(heap, 0)} MB)`);
     await worker.stop();
   };
   await fill(1_000);
