@@ -133,6 +133,9 @@ export interface MachineSnapshot {
   readonly children?: readonly ChildRecord[];
 }
 
+/** A snapshot while it is being built (the published one is read-only). */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 export type ActionPhase = 'entry' | 'exit' | 'transition';
 
 export type MachineCommand =
@@ -828,16 +831,7 @@ function finish(step: Step, config: Config, previous: MachineSnapshot | undefine
     emit(step, { type: 'done', state: config.leafName, context: step.context });
   }
   const m = step.index.machine;
-  const snapshot: {
-    machine: string;
-    version: string;
-    value: StateValue;
-    context: MachineContext;
-    status: MachineStatus;
-    seq: number;
-    timers?: readonly TimerRecord[];
-    children?: readonly ChildRecord[];
-  } = {
+  const snapshot: Writable<MachineSnapshot> = {
     machine: previous?.machine ?? m.name,
     version: previous?.version ?? m.version,
     value: config.value,
@@ -1143,16 +1137,7 @@ export function restore(machine: MachineDef, json: string | MachineSnapshot): Ma
   if (s.status !== 'active' && s.status !== 'done') throw bad(`its status '${String(s.status)}' is neither 'active' nor 'done'`);
   const index = indexOf(machine);
   const config = configOfValue(index, s.value);
-  const snapshot: {
-    machine: string;
-    version: string;
-    value: StateValue;
-    context: MachineContext;
-    status: MachineStatus;
-    seq: number;
-    timers?: readonly TimerRecord[];
-    children?: readonly ChildRecord[];
-  } = {
+  const snapshot: Writable<MachineSnapshot> = {
     machine: s.machine,
     version: typeof s.version === 'string' ? s.version : machine.version,
     value: config.value,

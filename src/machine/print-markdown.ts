@@ -58,7 +58,8 @@ function printState(state: StateDef, level: number, out: string[]): void {
   }
 }
 
-function printProperty(p: PropertyDef): string {
+/** A property as written in `## properties`. */
+export function printProperty(p: PropertyDef): string {
   switch (p.kind) {
     case 'reachable':
     case 'unreachable':

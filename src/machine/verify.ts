@@ -4,6 +4,7 @@ import { fieldName, guardVariables } from './guard-expression.js';
 import { mutuallyExclusive, staticallyFalse } from './guard-logic.js';
 import type { ResolvedTransition } from './machine-graph.js';
 import { formatPath, isInside, MachineGraph } from './machine-graph.js';
+import { printProperty } from './print-markdown.js';
 import type { StateNode } from './state-tree.js';
 import { verifyDecisionTable } from './verify-decision-table.js';
 import { verifyTablesAgainstMachine } from './verify-dt-machine.js';
@@ -371,19 +372,7 @@ function determinism(graph: MachineGraph, guards: Map<string, { expression: Guar
 }
 
 function describeProperty(p: PropertyDef): string {
-  switch (p.kind) {
-    case 'reachable':
-    case 'unreachable':
-      return `${p.kind}: ${p.target} from ${p.from}`;
-    case 'passes_through':
-      return `passes_through: ${p.through} for ${p.from} -> ${p.to}`;
-    case 'live':
-      return 'live';
-    case 'responds':
-      return `responds: ${p.target} from ${p.from} within ${p.within}`;
-    case 'invariant':
-      return `invariant${p.inState !== undefined ? ` in ${p.inState}` : ''}`;
-  }
+  return p.kind === 'invariant' ? `invariant${p.inState !== undefined ? ` in ${p.inState}` : ''}` : printProperty(p);
 }
 
 function properties(machine: MachineDef, props: PropertyDef[], graph: MachineGraph, issues: Issues): void {
