@@ -49,3 +49,19 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   }
   throw new KeelError(ErrorCode.Validation, `Invalid cursor '${cursor}': pass the nextCursor of a previous page unchanged.`);
 }
+
+/**
+ * The parts of a list query every store reads the same way: the page size (default 50, whole,
+ * between 1 and 1000), the decoded cursor, and the statuses asked for (undefined: any).
+ */
+export function pageRequest<S extends string>(query: { limit?: number; cursor?: string; status?: S | S[] }): {
+  limit: number;
+  after: { createdAt: number; id: string } | undefined;
+  statuses: S[] | undefined;
+} {
+  const wanted = query.limit ?? 50;
+  const limit = Number.isNaN(wanted) ? 1 : Math.min(Math.max(Math.floor(wanted), 1), 1000);
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+  return { limit, after, statuses };
+}

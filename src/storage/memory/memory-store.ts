@@ -20,7 +20,7 @@ import {
   type Store,
   type WriteResult,
 } from '../../core/store.js';
-import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { encodeCursor, pageRequest } from '../../util/json.js';
 
 const copy = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
@@ -113,9 +113,9 @@ export class MemoryStore implements Store {
   }
 
   private listRunsNow(query: ListRunsQuery): RunPage {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
-    const statuses = query.status === undefined ? undefined : new Set(Array.isArray(query.status) ? query.status : [query.status]);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const page = pageRequest(query);
+    const { limit, after } = page;
+    const statuses = page.statuses && new Set(page.statuses);
     const matching = [...this.runs.values()]
       .filter(
         (r) =>
@@ -337,9 +337,9 @@ export class MemoryStore implements Store {
 
   listTasks(query: ListTasksQuery): Promise<TaskPage> {
     try {
-      const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
-      const statuses = query.status === undefined ? undefined : new Set(Array.isArray(query.status) ? query.status : [query.status]);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const page = pageRequest(query);
+      const { limit, after } = page;
+      const statuses = page.statuses && new Set(page.statuses);
       const matching = [...this.tasks.values()]
         .filter(
           (t) =>

@@ -42,7 +42,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { uuidv7 } from '../../util/ids.js';
-import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { encodeCursor, pageRequest } from '../../util/json.js';
 import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import {
@@ -452,9 +452,7 @@ export class PostgresStore implements Store {
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunPage> {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+    const { limit, after, statuses } = pageRequest(query);
     if (statuses?.length === 0) return { runs: [] };
     const where: string[] = [];
     const values: unknown[] = [];
@@ -670,9 +668,7 @@ export class PostgresStore implements Store {
   }
 
   async listTasks(query: ListTasksQuery): Promise<TaskPage> {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+    const { limit, after, statuses } = pageRequest(query);
     if (statuses?.length === 0) return { tasks: [] };
     const where: string[] = [];
     const values: unknown[] = [];

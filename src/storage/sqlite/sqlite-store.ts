@@ -41,7 +41,7 @@ import type {
   Store,
   WriteResult,
 } from '../../core/store.js';
-import { decodeCursor, encodeCursor } from '../../util/json.js';
+import { encodeCursor, pageRequest } from '../../util/json.js';
 import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
@@ -467,9 +467,7 @@ export class SqliteStore implements Store {
 
   listRuns(query: ListRunsQuery): Promise<RunPage> {
     return settle(() => {
-      const limit = Math.min(Math.max(countLimit(query.limit ?? 50), 1), 1000);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+      const { limit, after, statuses } = pageRequest(query);
       if (statuses?.length === 0) return { runs: [] };
 
       const where: string[] = [];
@@ -608,9 +606,7 @@ export class SqliteStore implements Store {
 
   listTasks(query: ListTasksQuery): Promise<TaskPage> {
     return settle(() => {
-      const limit = Math.min(Math.max(countLimit(query.limit ?? 50), 1), 1000);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+      const { limit, after, statuses } = pageRequest(query);
       if (statuses?.length === 0) return { tasks: [] };
       const where: string[] = [];
       const params: unknown[] = [];
