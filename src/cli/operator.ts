@@ -4,16 +4,16 @@
  * keel/http; settings come from config.ts (environment < config file < flags).
  */
 import { spawn } from 'node:child_process';
+import { TASK_STATUSES, type TaskStatus } from '../core/human-task.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, KeelError } from '../core/errors.js';
+import { KeelError } from '../core/errors.js';
 import type { HistoryEvent } from '../core/history.js';
 import { RUN_STATUSES, type RunStatus } from '../core/store.js';
-import { createEngine, Engine, type RunInfo } from '../engine/engine.js';
+import { createEngine, type Engine, type RunInfo } from '../engine/engine.js';
 import { createHttpApp } from '../http/app.js';
 import { listen } from '../http/server.js';
-import { hasTaskApi, type ResumeEngine, type TaskEngine } from '../http/task-routes.js';
 import { toMs } from '../util/duration.js';
 import { loadWorkflows, resolveSettings, type SettingFlags, type Settings } from './config.js';
 import { registerKeyCommands } from './keys.js';
@@ -349,7 +349,7 @@ it('greets once approved', async () => {
 
   registerKeyCommands(program);
   // Human tasks and `resume` come from the engine change that adds them (see http/task-routes.ts).
-  if (hasTaskApi(Engine.prototype)) registerTaskCommands(program);
+  registerTaskCommands(program);
 }
 
 /** Follow a run's history until it ends; `onEvent` sees each event once, in order. */
@@ -390,25 +390,21 @@ function registerTaskCommands(program: Command): void {
     async (idArg: string, o: Flags) => {
       const run = await withEngine(o, async (engine) => {
         const id = await resolveRunId(engine, idArg);
-        await (engine as unknown as ResumeEngine).resume(id);
+        await engine.resume(id);
         return engine.getRun(id);
       });
       print(o, run, () => `Resumed ${run.id}: ${run.status}; a worker continues it from its failed step.`);
     },
   );
   const tasks = program.command('tasks').description('human tasks: list, show, complete');
-  const call = async <T>(o: Flags, fn: (api: TaskEngine) => Promise<T>): Promise<T> =>
-    withEngine(o, (engine) => {
-      if (!hasTaskApi(engine)) throw new ConfigError('This engine has no human tasks.');
-      return fn(engine);
-    });
+  const call = async <T>(o: Flags, fn: (api: Engine) => Promise<T>): Promise<T> => withEngine(o, fn);
   settingsOptions(tasks.command('ls').description('list human tasks'))
     .option('-s, --status <status>', 'e.g. pending')
     .option('-w, --workflow <name>')
     .option('-a, --assignee <who>')
     .action(async (o: Flags & { status?: string; workflow?: string; assignee?: string }) => {
       const list = await call(o, (api) =>
-        api.listHumanTasks({ ...(o.status ? { status: o.status } : {}), ...(o.workflow ? { workflow: o.workflow } : {}), ...(o.assignee ? { assignee: o.assignee } : {}) }),
+        api.listHumanTasks({ ...(o.status ? { status: taskStatus(o.status) } : {}), ...(o.workflow ? { workflow: o.workflow } : {}), ...(o.assignee ? { assignee: o.assignee } : {}) }),
       );
       print(o, list, () => JSON.stringify(list, null, 2));
     });
@@ -428,4 +424,9 @@ function registerTaskCommands(program: Command): void {
       const task = await call(o, (api) => api.completeHumanTask(id, data, o.by === undefined ? {} : { by: o.by }));
       print(o, task, () => `Completed task ${id}.`);
     });
+}
+
+function taskStatus(text: string): TaskStatus {
+  if ((TASK_STATUSES as readonly string[]).includes(text)) return text as TaskStatus;
+  throw new KeelError('INVALID_ARGUMENT', `Unknown task status '${text}': use one of ${TASK_STATUSES.join(', ')}.`);
 }

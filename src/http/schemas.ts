@@ -4,6 +4,7 @@
  * Response schemas document the shapes the handlers return.
  */
 import { z } from 'zod';
+import { TASK_STATUSES } from '../core/human-task.js';
 import { RUN_STATUSES } from '../core/store.js';
 
 export const errorSchema = z
@@ -100,7 +101,7 @@ export const wizardBackBody = z.object({ slug: z.string().min(1) }).meta({ id: '
 
 export const taskIdParams = z.object({ id: z.string().min(1).max(200) });
 export const listTasksQuery = z.object({
-  status: z.string().min(1).optional(),
+  status: z.enum(TASK_STATUSES).optional(),
   workflow: z.string().min(1).optional(),
   assignee: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),

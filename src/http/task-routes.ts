@@ -1,15 +1,6 @@
 /**
- * Routes for human tasks: thin calls to the engine methods of issue 5 (`listHumanTasks`,
- * `getHumanTask`, `completeHumanTask`, `cancelHumanTask`).
- *
- * Those methods are built on another branch. The routes are written against their documented
- * signatures ({@link TaskEngine}) and registered only when the engine has them: until then the
- * paths answer 404 ROUTE_NOT_FOUND and are absent from /openapi.json, rather than pretending.
- *
- * `POST /runs/:id/resume` (`engine.resume(runId)`) is registered under the same condition: on this
- * branch Engine has a *private* `resume(store, lease)` (loading a claimed run), so a `resume` method
- * alone proves nothing; the public one arrives in the same change as human tasks, which renames
- * the private loader.
+ * Routes for human tasks and resuming a failed run: thin calls to the engine's
+ * `listHumanTasks`, `getHumanTask`, `completeHumanTask`, `cancelHumanTask` and `resume`.
  */
 import type { Context } from 'hono';
 import { z } from 'zod';
@@ -17,29 +8,13 @@ import type { Engine } from '../engine/engine.js';
 import { route, type Route } from './route.js';
 import * as s from './schemas.js';
 
-export interface TaskEngine {
-  listHumanTasks(filter?: { status?: string; workflow?: string; assignee?: string; limit?: number; cursor?: string }): Promise<unknown>;
-  getHumanTask(id: string): Promise<unknown>;
-  completeHumanTask(id: string, data: unknown, options?: { by?: string }): Promise<unknown>;
-  cancelHumanTask(id: string): Promise<unknown>;
-}
-
-export interface ResumeEngine {
-  resume(runId: string): Promise<unknown>;
-}
-
-export function hasTaskApi(engine: object): engine is TaskEngine {
-  const e = engine as Partial<Record<keyof TaskEngine, unknown>>;
-  return ['listHumanTasks', 'getHumanTask', 'completeHumanTask', 'cancelHumanTask'].every((m) => typeof e[m as keyof TaskEngine] === 'function');
-}
-
 const json = (c: Context, body: unknown, status = 200): Response => c.json(body as object, status as 200);
 
 export function taskRoutes(engine: Engine): Route[] {
   const routes: Route[] = [];
-  if (hasTaskApi(engine)) {
+  {
     const api = engine;
-    const resumable = engine as unknown as ResumeEngine;
+    const resumable = engine;
     routes.push(
       route({
         method: 'post', path: '/runs/:id/resume', operationId: 'resumeRun', summary: 'Resume a failed run from its failed step (recorded steps are kept).', tag: 'runs', scope: 'write',
