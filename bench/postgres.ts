@@ -3,6 +3,10 @@
  * workflow: sequential latency per workflow (p50, p99) and throughput (workflows/s), Keel with 1
  * and 2 worker processes. Prints the ratios. Not a test: nothing is asserted.
  *
+ * Sequential latency is mostly commits that wait for the disk, so beside it the script prints what
+ * one bare commit costs on this server and how many WAL flushes each workflow caused (pg_stat_wal,
+ * server-wide, so background flushes count too).
+ *
  *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
  *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000),
  *        BENCH_ROUNDS (default 1: measure DBOS then Keel this many times, and print the ranges; the
@@ -24,21 +28,56 @@ const WINDOW = 200; // workflows in flight at once in the throughput runs
 interface Figures {
   p50?: number;
   p99?: number;
+  /** WAL flushes (fsyncs) per sequential workflow, server-wide (pg_stat_wal). */
+  syncs?: number;
   throughput: number;
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
-async function sequential(once: (i: number) => Promise<unknown>, n: number): Promise<{ p50: number; p99: number }> {
+/** The server's count of WAL flushes so far: commits that waited for the disk (and background ones). */
+async function walSyncs(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('SELECT wal_sync AS n FROM pg_stat_wal');
+    return Number(rows[0]?.n ?? NaN);
+  } finally {
+    await client.end();
+  }
+}
+
+async function sequential(once: (i: number) => Promise<unknown>, n: number, url: string): Promise<{ p50: number; p99: number; syncs: number }> {
   for (let i = 0; i < 50; i++) await once(-1 - i); // warm-up
   const lat: number[] = [];
+  const before = await walSyncs(url);
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await once(i);
     lat.push(performance.now() - t);
   }
+  const syncs = ((await walSyncs(url)) - before) / n;
   lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99) };
+  return { p50: pct(lat, 50), p99: pct(lat, 99), syncs };
+}
+
+/** The floor under any durable write on this server: p50 of one autocommitted one-row INSERT. */
+async function bareCommit(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE bench_floor (x integer)');
+    const lat: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t = performance.now();
+      await client.query('INSERT INTO bench_floor VALUES ($1)', [i]);
+      if (i >= 50) lat.push(performance.now() - t);
+    }
+    await client.query('DROP TABLE bench_floor');
+    return pct(lat.sort((a, b) => a - b), 50);
+  } finally {
+    await client.end();
+  }
 }
 
 async function concurrent(once: (i: number) => Promise<unknown>, n: number, offset = 0): Promise<number> {
@@ -71,7 +110,7 @@ async function keelWorker(url: string, mode: string, n: number, offset: number, 
   await engine.start();
   const once = async (i: number) => (await engine.run(three, i, { id: `${mode}-${i}-${process.pid}` })).result();
   const out: Record<string, number> = {};
-  if (mode === 'seq') Object.assign(out, await sequential(once, n));
+  if (mode === 'seq') Object.assign(out, await sequential(once, n, url));
   else {
     await concurrent((i) => once(-1 - i), 100); // warm-up
     await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
@@ -122,7 +161,7 @@ async function dbosProcess(url: string): Promise<void> {
   );
   await DBOS.launch();
   const once = (i: number) => three(i);
-  const lat = await sequential(once, SEQ);
+  const lat = await sequential(once, SEQ, url);
   await concurrent((i) => once(-1000 - i), 100); // warm-up
   const ms = await concurrent(once, N, 10_000);
   await DBOS.shutdown();
@@ -166,11 +205,13 @@ async function main(): Promise<void> {
       const keelSeq = await runKeel(target, 'seq', SEQ);
       const keel1 = await keelThroughput(target, 1);
       const keel2 = await keelThroughput(target, 2);
-      const keel = { p50: keelSeq.p50, p99: keelSeq.p99, throughput: keel1 };
+      const floor = await bareCommit(target);
+      const keel = { p50: keelSeq.p50, p99: keelSeq.p99, syncs: keelSeq.syncs, throughput: keel1 };
       rows.push({ dbos, keel, keel2 });
       console.log(`round ${round} (load average ${load} before, ${loadavg()[0]?.toFixed(2)} after)`);
-      console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.throughput.toFixed(0)} workflows/s`);
-      console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms`);
+      console.log(`  one bare commit on this server (a one-row INSERT): p50 ${floor.toFixed(2)} ms`);
+      console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.syncs?.toFixed(1)} WAL flushes per workflow  ${dbos.throughput.toFixed(0)} workflows/s`);
+      console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms  ${keel.syncs?.toFixed(1)} WAL flushes per workflow`);
       console.log(`  Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
       console.log(`  Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
       const p50 = (keel.p50 ?? NaN) / (dbos.p50 ?? NaN);
