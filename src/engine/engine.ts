@@ -625,8 +625,9 @@ export class Engine {
   }
 
   /**
-   * Delete runs that ended (completed, failed or cancelled) before `before`, with their histories;
-   * with `dryRun`, only count them. Needs a store with `pruneRuns` (memory, SQLite, PostgreSQL).
+   * Delete runs that ended (completed, failed or cancelled) before `before`, with their histories
+   * and status changes; with `dryRun`, only count them. Needs a store with `pruneRuns` (memory,
+   * SQLite, PostgreSQL).
    */
   async prune(before: Date, options: { dryRun?: boolean } = {}): Promise<{ runs: number; dryRun: boolean }> {
     const store = await this.store();

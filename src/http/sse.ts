@@ -127,8 +127,9 @@ export async function streamStatusChanges(
   signal: AbortSignal,
   options: StreamOptions,
 ): Promise<void> {
+  // Dirty from the start: a change committed between the first read and this subscription is read
+  // at once rather than at the next poll.
   const waker = new Waker();
-  waker.dirty = false;
   const off = engine.on('*', (e: EngineEvent) => {
     if (STATUS_EVENTS.has(e.type)) waker.poke();
   });
