@@ -5,7 +5,7 @@
  * Optional parts are subpath exports: `keel/testing`, `keel/sqlite`.
  */
 export { createEngine, Engine, RunCancelledError, RunFailedError } from './engine/engine.js';
-export type { EngineOptions, RunHandle, RunInfo, RunOptions } from './engine/engine.js';
+export type { EngineOptions, RunHandle, RunInfo, RunOptions, StatusChangeInfo } from './engine/engine.js';
 export type { EngineEvent, EngineEventType } from './engine/events.js';
 export { defineWorkflow } from './engine/workflow.js';
 export type { HumanTaskInfo, HumanTaskOptions, HumanTaskResult } from './engine/human-task.js';
@@ -35,5 +35,5 @@ export type { SerializedError, ValidationIssue } from './core/errors.js';
 export type { Clock } from './core/clock.js';
 export type { Logger } from './core/logger.js';
 export type { HistoryEvent, EventData, EventType } from './core/history.js';
-export type { Store, RunRecord, RunStatus, ListRunsQuery } from './core/store.js';
+export type { Store, RunRecord, RunStatus, ListRunsQuery, StatusChange, StatusChangeQuery, StatusChangePage } from './core/store.js';
 export type { Duration } from './util/duration.js';

@@ -11,7 +11,7 @@ import { ErrorCode } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
 import { taskSignal, type NewHumanTask } from '../src/core/human-task.js';
 import { CANCEL_SIGNAL, childSignal } from '../src/core/store.js';
-import type { Lease, NewRun, RunRecord, RunWrite, Store } from '../src/core/store.js';
+import type { Lease, NewRun, RunRecord, RunStatus, RunWrite, StatusChange, Store } from '../src/core/store.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -1083,6 +1083,168 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.pruneRuns(T0 + 1_000)).toBe(0);
         // A new run may reuse a pruned id.
         expect((await store.createRun(newRun('old'), T0 + 6_000)).created).toBe(true);
+      });
+    });
+
+    describe('statusChanges', () => {
+      /**
+       * The feed after `after`, read page by page until `count` changes came, then once more to
+       * see that none follow. On PostgreSQL a change becomes readable once every transaction that
+       * started before it on the server has ended (other test files run beside this one), so an
+       * empty page is read again, up to a deadline, before the count is given up on.
+       */
+      async function readFeed(count: number, after?: string, from: Store = store): Promise<{ changes: StatusChange[]; cursor: string }> {
+        const changes: StatusChange[] = [];
+        let cursor = after;
+        const deadline = Date.now() + 10_000;
+        const read = () => from.statusChanges({ ...(cursor === undefined ? {} : { after: cursor }), limit: 1000 });
+        while (changes.length < count) {
+          const page = await read();
+          changes.push(...page.changes);
+          cursor = page.cursor;
+          if (page.changes.length > 0) continue;
+          if (Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const more = await read();
+        changes.push(...more.changes);
+        return { changes, cursor: more.cursor };
+      }
+
+      const shape = (changes: StatusChange[]): [string, RunStatus, number][] => changes.map((c) => [c.runId, c.status, c.at]);
+
+      it('records every change of status once, in commit order, at the time of the change', async () => {
+        const error = { name: 'Error', message: 'boom' };
+        await store.createRun(newRun('r1'), T0); // pending
+        expect((await store.createRun(newRun('r1'), T0 + 1)).created).toBe(false); // no change
+        const [first] = await store.claimDue({ owner: 'w1', now: T0 + 1, leaseMs: LEASE, limit: 10 }); // running
+        await store.sendSignal('r1', 'early', null, T0 + 2); // no change
+        // A suspension that does not happen (the message it waits for is there) changes nothing.
+        expect(await writeOne({ runId: 'r1', token: first!.token, events: [], transition: { status: 'waiting', wakeAt: null, waitingFor: ['early'] } }, T0 + 2)).toMatchObject({
+          suspended: false,
+        });
+        await suspend(first!, ['go'], null, T0 + 3); // waiting
+        expect(await writeOne({ runId: 'r1', token: first!.token, events: [step(1)] }, T0 + 3)).toEqual({ ok: false, reason: 'fenced' }); // no change
+        const second = await store.claimRun('r1', { owner: 'w2', now: T0 + 4, leaseMs: LEASE }); // running
+        await store.releaseLease('r1', second!.token, T0 + 5); // pending
+        await store.claimDue({ owner: 'w3', now: T0 + 6, leaseMs: LEASE, limit: 10 }); // running
+        // Taking over an expired lease leaves the run running: no change.
+        await store.expireLeases(['w3']);
+        const [fourth] = await store.claimDue({ owner: 'w4', now: T0 + 7, leaseMs: LEASE, limit: 10 });
+        expect(fourth?.runId).toBe('r1');
+        await writeOne(
+          { runId: 'r1', token: fourth!.token, events: [{ type: 'child.started', pos: 1, childId: 'c1', workflow: 'order' }], createRuns: [newRun('c1')] },
+          T0 + 8,
+        ); // c1 pending
+        await writeOne({ runId: 'r1', token: fourth!.token, events: [{ type: 'run.failed', error }], transition: { status: 'failed', error } }, T0 + 9); // failed
+        await store.reopenRun('r1', { type: 'run.resumed', previousError: error }, T0 + 10); // pending
+        const fifth = await store.claimRun('r1', { owner: 'w5', now: T0 + 11, leaseMs: LEASE }); // running
+        await writeOne({ runId: 'r1', token: fifth!.token, events: [{ type: 'run.completed', result: 1 }], transition: { status: 'completed', output: 1 } }, T0 + 12); // completed
+        await started('r2', T0 + 13); // created running
+        await writeOne({ runId: 'r2', token: 1, events: [{ type: 'run.cancelled', reason: 'stop' }], transition: { status: 'cancelled' } }, T0 + 14); // cancelled
+
+        const expected: [string, RunStatus, number][] = [
+          ['r1', 'pending', T0],
+          ['r1', 'running', T0 + 1],
+          ['r1', 'waiting', T0 + 3],
+          ['r1', 'running', T0 + 4],
+          ['r1', 'pending', T0 + 5],
+          ['r1', 'running', T0 + 6],
+          ['c1', 'pending', T0 + 8],
+          ['r1', 'failed', T0 + 9],
+          ['r1', 'pending', T0 + 10],
+          ['r1', 'running', T0 + 11],
+          ['r1', 'completed', T0 + 12],
+          ['r2', 'running', T0 + 13],
+          ['r2', 'cancelled', T0 + 14],
+        ];
+        const { changes } = await readFeed(expected.length);
+        expect(shape(changes)).toEqual(expected);
+        expect(changes.every((c) => c.workflow === 'order')).toBe(true);
+        expect(new Set(changes.map((c) => c.cursor)).size).toBe(changes.length);
+        // The last change of each run is its current status.
+        for (const id of ['r1', 'c1', 'r2']) expect(changes.filter((c) => c.runId === id).at(-1)?.status).toBe((await mustGet(id)).status);
+      });
+
+      it('continues exactly after a cursor, page by page, with no gaps and no repeats', async () => {
+        for (let i = 1; i <= 5; i++) await store.createRun(newRun(`r${i}`), T0 + i);
+        await store.claimDue({ owner: 'w1', now: T0 + 10, leaseMs: LEASE, limit: 3 });
+        const all = (await readFeed(8)).changes;
+        expect(all).toHaveLength(8);
+        const paged: StatusChange[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.statusChanges(cursor === undefined ? { limit: 3 } : { after: cursor, limit: 3 });
+          expect(page.changes.length).toBeLessThanOrEqual(3);
+          paged.push(...page.changes);
+          if (page.changes.length > 0) expect(page.cursor).toBe(page.changes.at(-1)?.cursor);
+          else expect(page.cursor).toBe(cursor); // nothing new: the cursor given comes back
+          cursor = page.cursor;
+          if (page.changes.length === 0) break;
+        }
+        expect(paged).toEqual(all);
+        // From any change's cursor, the feed continues with exactly the changes after it.
+        for (const [i, change] of all.entries()) {
+          expect((await store.statusChanges({ after: change.cursor, limit: 1000 })).changes).toEqual(all.slice(i + 1));
+        }
+      });
+
+      it('follows from statusChangesEnd: only changes committed afterwards', async () => {
+        const empty = await store.statusChanges({});
+        expect(empty.changes).toEqual([]);
+        const start = await store.statusChangesEnd();
+        await store.createRun(newRun('before'), T0);
+        await readFeed(1, start);
+        const end = await store.statusChangesEnd();
+        await store.createRun(newRun('after'), T0 + 1);
+        await started('later', T0 + 2);
+        expect(shape((await readFeed(2, end)).changes)).toEqual([
+          ['after', 'pending', T0 + 1],
+          ['later', 'running', T0 + 2],
+        ]);
+        // An empty feed's cursor (from a read or from statusChangesEnd) reads everything after it.
+        expect(shape((await readFeed(3, empty.cursor)).changes).map(([id]) => id)).toEqual(['before', 'after', 'later']);
+        expect(shape((await readFeed(3, start)).changes).map(([id]) => id)).toEqual(['before', 'after', 'later']);
+      });
+
+      it('refuses a malformed cursor, and one this store never issued, with INVALID_CURSOR', async () => {
+        await store.createRun(newRun('r1'), T0);
+        for (const bad of ['nope', '', ' 1', '-1', '1e3', 'x.1', `${'9'.repeat(40)}`]) {
+          await expect(store.statusChanges({ after: bad }), bad).rejects.toMatchObject({ code: ErrorCode.InvalidCursor, details: { cursor: bad, problem: 'malformed' } });
+        }
+        // A cursor of another store that has recorded more changes than this one.
+        const other = await makeStore();
+        try {
+          await other.store.open();
+          for (let i = 1; i <= 5; i++) await other.store.createRun(newRun(`o${i}`), T0);
+          const foreign = (await readFeed(5, undefined, other.store)).cursor;
+          await expect(store.statusChanges({ after: foreign })).rejects.toMatchObject({
+            code: ErrorCode.InvalidCursor,
+            message: expect.stringContaining('ahead of every status change') as unknown,
+            details: { problem: 'unknown' },
+          });
+        } finally {
+          await other.cleanup();
+        }
+      });
+
+      it('pruneRuns deletes the changes of the runs it deletes; older cursors stay exact', async (ctx) => {
+        if (!store.pruneRuns) return ctx.skip();
+        const old = await started('old', T0);
+        await writeOne({ runId: 'old', token: old.token, events: [{ type: 'run.completed', result: 1 }], transition: { status: 'completed', output: 1 } }, T0 + 10);
+        await store.createRun(newRun('kept'), T0 + 20);
+        const done2 = await started('old-2', T0 + 30);
+        await writeOne({ runId: 'old-2', token: done2.token, events: [{ type: 'run.completed', result: 2 }], transition: { status: 'completed', output: 2 } }, T0 + 40);
+        const before = (await readFeed(5)).changes;
+        expect(before.map((c) => c.runId)).toEqual(['old', 'old', 'kept', 'old-2', 'old-2']);
+
+        expect(await store.pruneRuns(T0 + 1_000)).toBe(2);
+        expect(shape((await readFeed(1)).changes)).toEqual([['kept', 'pending', T0 + 20]]);
+        // Cursors of pruned changes still work, the newest one included: ids are never reused.
+        await started('new', T0 + 2_000);
+        expect((await readFeed(2, before[0]?.cursor)).changes.map((c) => c.runId)).toEqual(['kept', 'new']);
+        expect((await readFeed(1, before[2]?.cursor)).changes.map((c) => c.runId)).toEqual(['new']);
+        expect((await readFeed(1, before[4]?.cursor)).changes.map((c) => c.runId)).toEqual(['new']);
       });
     });
 

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
-import type { Lease, RunWrite, Store, WriteResult } from '../src/core/store.js';
+import type { Lease, RunWrite, StatusChange, Store, WriteResult } from '../src/core/store.js';
 import { MemoryStore } from '../src/storage/memory/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
 import { SCHEMA_VERSION } from '../src/storage/postgres/migrations.js';
@@ -33,6 +33,26 @@ describeStoreContract('postgres', () => {
     },
   });
 });
+
+/**
+ * The status changes of a store after `after`, once `count` of them are readable: a change is
+ * readable once every transaction that started before it on the server has ended, and other test
+ * files run beside this one.
+ */
+async function feedOf(store: Store, count: number, after?: string): Promise<StatusChange[]> {
+  const changes: StatusChange[] = [];
+  let cursor = after;
+  for (const deadline = Date.now() + 10_000; changes.length < count && Date.now() < deadline; ) {
+    const page = await store.statusChanges({ ...(cursor === undefined ? {} : { after: cursor }), limit: 1000 });
+    changes.push(...page.changes);
+    cursor = page.cursor;
+    if (page.changes.length === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  return changes;
+}
+
+/** SQL that removes what version 4 (the status-change feed) created. */
+const dropFeed = (q: string): string => `DROP FUNCTION ${q}.record_status_change() CASCADE; DROP TABLE ${q}.status_changes`;
 
 describe('PostgresStore', () => {
   const opened: PostgresStore[] = [];
@@ -76,7 +96,7 @@ describe('PostgresStore', () => {
     const tables = await sql<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'my_app_keel' ORDER BY table_name",
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'tasks', 'write_log']);
+    expect(tables.map((t) => t.table_name)).toEqual(['events', 'inbox', 'runs', 'schema_migrations', 'status_changes', 'tasks', 'write_log']);
     const again = await openStore({ schema: 'my_app_keel' });
     expect(again.migrationsApplied).toBe(0);
     expect(await sql('SELECT version FROM my_app_keel.schema_migrations ORDER BY version')).toEqual(
@@ -89,7 +109,7 @@ describe('PostgresStore', () => {
     await store.createRun({ id: 'old', kind: 'workflow', workflow: 'order', version: '1', input: {} }, T0);
     const q = `"${store.schema}"`;
     // Back to what version 1 created.
-    await sql(`DROP TRIGGER runs_end_tasks ON ${q}.runs; DROP FUNCTION ${q}.cancel_run_tasks(); DROP FUNCTION ${q}.settle_task;
+    await sql(`${dropFeed(q)}; DROP TRIGGER runs_end_tasks ON ${q}.runs; DROP FUNCTION ${q}.cancel_run_tasks(); DROP FUNCTION ${q}.settle_task;
                DROP FUNCTION ${q}.apply_writes_with_tasks; DROP TABLE ${q}.tasks; DELETE FROM ${q}.schema_migrations WHERE version > 1`);
     const again = await openStore({ schema: store.schema });
     expect(again.migrationsApplied).toBe(SCHEMA_VERSION - 1);
@@ -100,12 +120,30 @@ describe('PostgresStore', () => {
   it('upgrades a schema of an older version: only the missing migrations are applied', async () => {
     const store = await openStore();
     // Back to version 2: version 3 only replaces apply_writes, so it can be applied again.
-    await sql(`DELETE FROM "${store.schema}".schema_migrations WHERE version > 2`);
+    await sql(`${dropFeed(`"${store.schema}"`)}; DELETE FROM "${store.schema}".schema_migrations WHERE version > 2`);
     const upgraded = await openStore({ schema: store.schema });
     expect(upgraded.migrationsApplied).toBe(SCHEMA_VERSION - 2);
     const { lease } = await upgraded.createRun({ id: 'r', kind: 'workflow', workflow: 'w', version: '1', input: 1, claim: { owner: 'w1', expiresAt: T0 + 9 } }, T0);
     expect(await upgraded.write([{ runId: 'r', token: lease?.token ?? 0, events: [], transition: { status: 'completed', output: 2 } }], T0 + 1)).toEqual([
       { ok: true, lastSeq: 1, suspended: false, pending: [] },
+    ]);
+  });
+
+  it('migrates a version 3 schema (before the status-change feed): the feed starts with every run’s current status', async () => {
+    const store = await openStore();
+    const q = `"${store.schema}"`;
+    await sql(`${dropFeed(q)}; DELETE FROM ${q}.schema_migrations WHERE version > 3`);
+    await store.createRun({ id: 'b', kind: 'workflow', workflow: 'order', version: '1', input: {} }, T0 + 5);
+    await claimed(store, 'a');
+    await sql(`UPDATE ${q}.runs SET updated_at = $1 WHERE id = 'a'`, [T0 + 9]);
+    await store.createRun({ id: 'c', kind: 'workflow', workflow: 'order', version: '1', input: {} }, T0 + 5);
+    const again = await openStore({ schema: store.schema });
+    expect(again.migrationsApplied).toBe(SCHEMA_VERSION - 3);
+    const { changes } = await again.statusChanges({});
+    expect(changes.map((c) => [c.runId, c.status, c.at])).toEqual([
+      ['b', 'pending', T0 + 5],
+      ['c', 'pending', T0 + 5],
+      ['a', 'running', T0 + 9],
     ]);
   });
 
@@ -212,11 +250,60 @@ describe('PostgresStore', () => {
     };
     const expected = await ends(memory);
     expect(await ends(pgStore)).toEqual(expected);
+    // The status changes of each run, the set-based path's ends included (runs of one batch may
+    // interleave differently: only each run's own order is fixed).
+    const memoryFeed = (await memory.statusChanges({ limit: 1000 })).changes;
+    const byRun = (changes: StatusChange[]) =>
+      Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'p', 'stale'].map((id) => [id, changes.filter((c) => c.runId === id).map((c) => [c.status, c.at])]));
+    expect(byRun(await feedOf(pgStore, memoryFeed.length))).toEqual(byRun(memoryFeed));
     expect(expected.results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, true, true, true, true]);
     // The same writes one per batch (the short path for one common write, the loop for the others).
     const alone = await openStore();
     const expectedAlone = await ends(new MemoryStore(), true);
     expect(await ends(alone, true)).toEqual(expectedAlone);
+  });
+
+  it('status-change feed: never reads past a change whose transaction is still open, though a later one committed', async () => {
+    const store = await openStore();
+    const q = `"${store.schema}"`;
+    await store.createRun({ id: 'a', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0);
+    const [created] = await feedOf(store, 1);
+    const cursor = created?.cursor as string;
+
+    // Transaction 1 claims 'a' and stays open: its change row takes the next id.
+    const held = new pg.Client({ connectionString: db.url });
+    await held.connect();
+    try {
+      await held.query('BEGIN');
+      await held.query(`UPDATE ${q}.runs SET status = 'running', lease_token = lease_token + 1, lease_owner = 'held', lease_expires_at = $1, updated_at = $2 WHERE id = 'a'`, [
+        T0 + 60_000,
+        T0 + 1,
+      ]);
+      // Transaction 2 starts 'b' and commits: its row has a larger id, and is committed first.
+      await store.createRun({ id: 'b', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0 + 2);
+      const [ids] = await sql<{ a: string; b: string }>(
+        `SELECT max(id) FILTER (WHERE run_id = 'a') AS a, max(id) FILTER (WHERE run_id = 'b') AS b FROM ${q}.status_changes`,
+      );
+      expect(Number(ids?.b)).toBeGreaterThan(Number(ids?.a)); // 'b' was readable by id alone, ahead of 'a'
+      // The reader stays behind the open transaction: moving past 'b' now would skip 'a' for good.
+      expect(await store.statusChanges({ after: cursor })).toEqual({ changes: [], cursor });
+      expect(await store.statusChangesEnd()).toBe(cursor);
+      await held.query('COMMIT');
+    } finally {
+      await held.end();
+    }
+    const changes = await feedOf(store, 2, cursor);
+    expect(changes.map((c) => [c.runId, c.status, c.at])).toEqual([
+      ['a', 'running', T0 + 1],
+      ['b', 'pending', T0 + 2],
+    ]);
+  });
+
+  it('status-change feed: a cursor whose transaction id is not assigned yet is unknown', async () => {
+    const store = await openStore();
+    await store.createRun({ id: 'a', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0);
+    await expect(store.statusChanges({ after: '9000000000000000000.1' })).rejects.toMatchObject({ code: ErrorCode.InvalidCursor, details: { problem: 'unknown' } });
+    await expect(store.statusChanges({ after: '18446744073709551616.1' })).rejects.toMatchObject({ code: ErrorCode.InvalidCursor, details: { problem: 'malformed' } });
   });
 
   it('a write batch sent twice with the same id applies once and returns the same results', async () => {

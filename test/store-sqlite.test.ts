@@ -80,7 +80,7 @@ describe('SqliteStore on a file', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['events', 'inbox', 'runs', 'tasks']);
+    expect(tables).toEqual(['events', 'inbox', 'runs', 'status_changes', 'tasks']);
     await store.open(); // idempotent
     await store.close();
     const again = await openStore();
@@ -100,6 +100,29 @@ describe('SqliteStore on a file', () => {
     expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect((await store.getRun('old'))?.status).toBe('pending');
     expect(await store.listTasks({})).toEqual({ tasks: [] });
+  });
+
+  it('migrates a version 2 file (before the status-change feed): the feed starts with every run’s current status', async () => {
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 2)) raw.exec(m.sql);
+    raw.pragma('user_version = 2');
+    const insert = raw.prepare<[string, string, number]>(
+      `INSERT INTO runs (id, kind, workflow, version, status, input, state, created_at, updated_at, wake_at, lease_token, last_seq)
+       VALUES (?, 'workflow', 'order', '1', ?, '{}', '{}', 1, ?, NULL, 0, 1)`,
+    );
+    insert.run('b', 'completed', T0 + 5);
+    insert.run('a', 'waiting', T0 + 9);
+    insert.run('c', 'pending', T0 + 5);
+    raw.close();
+    const store = await openStore();
+    const { changes } = await store.statusChanges({});
+    expect(changes.map((c) => [c.runId, c.status, c.at])).toEqual([
+      ['b', 'completed', T0 + 5],
+      ['c', 'pending', T0 + 5],
+      ['a', 'waiting', T0 + 9],
+    ]);
+    await store.createRun({ id: 'd', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0 + 10);
+    expect((await store.statusChanges({ after: changes.at(-1)?.cursor })).changes.map((c) => c.runId)).toEqual(['d']);
   });
 
   it('keeps runs, history and inboxes across close and re-open', async () => {

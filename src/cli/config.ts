@@ -21,6 +21,8 @@ export interface KeelConfig {
   workflows?: (string | AnyWorkflow)[];
   /** API keys file (default keel-keys.json next to the config, else in the current directory). */
   keysFile?: string;
+  /** Folder of wizard definitions for `keel wizard`, `input` and `back`. */
+  wizards?: string;
   http?: {
     port?: number;
     host?: string;
@@ -39,6 +41,8 @@ export interface Settings {
   maxBodyBytes: number;
   cors?: { origin: string | string[]; credentials?: boolean };
   jwt?: { jwksUrl: string; issuer: string; audience: string; scopeClaim?: string };
+  /** The wizard definitions folder, when one is set (the wizard commands have their own default). */
+  wizards?: string;
   /** The config file used, if any. */
   configFile?: string;
 }
@@ -49,6 +53,8 @@ export interface SettingFlags {
   port?: string;
   host?: string;
   keysFile?: string;
+  /** The wizard definitions folder (`--definitions`). */
+  definitions?: string;
 }
 
 const CANDIDATES = ['keel.config.json', 'keel.config.ts', 'keel.config.js', 'keel.config.mjs'];
@@ -94,12 +100,22 @@ function envNumber(name: string): number | undefined {
   return n;
 }
 
-export async function resolveSettings(flags: SettingFlags = {}): Promise<Settings> {
+/**
+ * The settings of a command, from its flags, the config file and the environment. `defaults.store`
+ * is the store when none of them sets one (`keel machine run` tries machines in memory).
+ */
+export async function resolveSettings(flags: SettingFlags = {}, defaults: { store?: string } = {}): Promise<Settings> {
   const env = process.env;
   const explicit = flags.config ?? (env.KEEL_CONFIG || undefined);
   if (explicit !== undefined && !existsSync(explicit)) throw new ConfigError(`The config file '${explicit}' does not exist.`);
   const configFile = explicit ? resolve(explicit) : CANDIDATES.map((c) => resolve(c)).find((c) => existsSync(c));
   const config: KeelConfig = configFile ? await readConfig(configFile) : {};
+  for (const key of ['store', 'wizards', 'keysFile'] as const) {
+    const value = config[key];
+    if (value !== undefined && typeof value !== 'string') {
+      throw new ConfigError(`\`${key}\` in the config file '${configFile ?? ''}' must be a string, not ${JSON.stringify(value)}.`);
+    }
+  }
   const base = configFile ? dirname(configFile) : process.cwd();
   const rel = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   // A relative SQLite path in a config file is relative to the file, like every other path there.
@@ -116,7 +132,7 @@ export async function resolveSettings(flags: SettingFlags = {}): Promise<Setting
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`The port must be 0–65535, not '${String(flags.port ?? port)}'.`);
 
   const settings: Settings = {
-    store: flags.store ?? configStore ?? (env.KEEL_STORE || env.KEEL_DATABASE_URL || 'sqlite:./keel.db'),
+    store: flags.store ?? configStore ?? (env.KEEL_STORE || env.KEEL_DATABASE_URL || defaults.store || 'sqlite:./keel.db'),
     workflows: config.workflows?.map((w) => (typeof w === 'string' ? rel(w) : w)) ?? envWorkflows ?? [],
     keysFile: flags.keysFile ?? (config.keysFile ? rel(config.keysFile) : undefined) ?? (env.KEEL_KEYS_FILE || resolve(base, 'keel-keys.json')),
     port,
@@ -127,6 +143,8 @@ export async function resolveSettings(flags: SettingFlags = {}): Promise<Setting
   if (cors) settings.cors = cors;
   const jwt = config.http?.jwt ?? jwtEnv;
   if (jwt) settings.jwt = jwt;
+  const wizards = flags.definitions ?? (config.wizards ? rel(config.wizards) : undefined) ?? (env.KEEL_DEFINITIONS || undefined);
+  if (wizards !== undefined) settings.wizards = wizards;
   if (configFile) settings.configFile = configFile;
   return settings;
 }

@@ -1,6 +1,10 @@
 /**
  * `keel machine …`: Orca state machines from the command line — verify, draw, convert, and run a
  * machine durably in an interactive session. A thin shell over `keel/machine` (STYLE §6).
+ *
+ * `run` and `send` read their settings like every command (src/cli/config.ts: environment < config
+ * file < flags): the store (`run` tries machines in memory when none is set), and the config's
+ * workflows, registered beside the machine so that runs of theirs the engine claims go on.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -15,6 +19,7 @@ import { OrcaParseError } from '../machine/errors.js';
 import { availableEvents, type TransitionResult } from '../machine/interpreter.js';
 import { verifyFile } from '../machine/verify.js';
 import type { VerifyIssue } from '../machine/verify-types.js';
+import { loadWorkflows, resolveSettings, type SettingFlags, type Settings } from './config.js';
 
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
 
@@ -66,12 +71,13 @@ export function registerMachineCommands(program: Command): void {
     .command('run')
     .description('run a machine durably in an interactive session: shows its state and context, offers the events it accepts')
     .argument('<file>', '.orca.md or legacy .orca file')
-    .option('--store <url>', 'store URL', 'sqlite::memory:')
+    .option('--store <url>', 'store URL (default from the config, $KEEL_STORE, or sqlite::memory:)')
+    .option('--config <path>', 'config file (default ./keel.config.json|ts|js|mjs)')
     .option('-m, --machine <name>', 'which machine of the file (default: the first)')
     .option('--context <json>', 'initial context, laid over the defaults')
     .option('--id <runId>', 'run id: continues that run when it exists in the store')
     .option('--accept <codes>', 'verifier error codes to accept, comma-separated (e.g. INCOMPLETE_EVENT_HANDLING)')
-    .action(async (file: string, o: { store: string; machine?: string; context?: string; id?: string; accept?: string }) => {
+    .action(async (file: string, o: RunOptions) => {
       await runSession(file, o);
     });
 
@@ -82,15 +88,17 @@ export function registerMachineCommands(program: Command): void {
     .argument('<runId>')
     .argument('<event>')
     .argument('[payload]', 'JSON payload')
-    .option('--store <url>', 'store URL (default $KEEL_STORE or sqlite:./keel.db)')
+    .option('--store <url>', 'store URL (default from the config, $KEEL_STORE, or sqlite:./keel.db)')
+    .option('--config <path>', 'config file (default ./keel.config.json|ts|js|mjs)')
     .option('--accept <codes>', 'verifier error codes to accept, comma-separated')
     .option('--no-worker', 'only send: let another process (e.g. a `keel machine run` session) execute the run')
     .option('--timeout <ms>', 'how long to wait for the result', '30000')
     .option('--json', 'machine-readable output')
     .action(async (file: string, runId: string, event: string, payload: string | undefined, o: SendOptions) => {
-      const engine = createEngine({ store: o.store ?? process.env.KEEL_STORE ?? 'sqlite:./keel.db' });
+      const settings = await resolveSettings(o);
+      const engine = createEngine({ store: settings.store });
       try {
-        await loadMachine(engine, file, acceptOption(o.accept));
+        await withWorkflows(engine, settings, await loadMachine(engine, file, acceptOption(o.accept)));
         if (o.worker) await engine.start();
         const result = await sendEvent(engine, runId, event, parseJson(payload, 'payload'), { timeoutMs: Number(o.timeout) });
         const state = await machineState(engine, runId);
@@ -102,12 +110,26 @@ export function registerMachineCommands(program: Command): void {
     });
 }
 
-interface SendOptions {
-  store?: string;
+interface SendOptions extends SettingFlags {
   accept?: string;
   worker: boolean;
   timeout: string;
   json?: boolean;
+}
+
+interface RunOptions extends SettingFlags {
+  machine?: string;
+  context?: string;
+  id?: string;
+  accept?: string;
+}
+
+/** Register the config's workflows beside the machines of the file (a machine of the file that the
+ * config names too is registered once, from the file). */
+async function withWorkflows(engine: Engine, settings: Settings, machines: MachineWorkflow[]): Promise<void> {
+  for (const w of await loadWorkflows(settings)) {
+    if (!machines.some((m) => m.name === w.name && m.version === w.version)) engine.register(w);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,15 +210,15 @@ function formatState(state: MachineRunState): string {
 /** Asks for the next event: `undefined` to quit. */
 type Ask = (events: readonly string[]) => Promise<{ event: string; payload: unknown } | undefined>;
 
-async function runSession(
-  file: string,
-  o: { store: string; machine?: string; context?: string; id?: string; accept?: string },
-): Promise<void> {
-  const engine = createEngine({ store: o.store });
+async function runSession(file: string, o: RunOptions): Promise<void> {
+  // A session without a store set tries the machine in memory.
+  const settings = await resolveSettings(o, { store: 'sqlite::memory:' });
+  const engine = createEngine({ store: settings.store });
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const { ask, close, say } = interactive ? await clackPrompts() : linePrompts();
   try {
     const defs = await loadMachine(engine, file, acceptOption(o.accept));
+    await withWorkflows(engine, settings, defs);
     const def: MachineWorkflow | undefined = o.machine === undefined ? defs[0] : defs.find((d) => d.name === o.machine);
     if (def === undefined) pick(defs.map((d) => d.machine), o.machine ?? '', file);
     const workflow = def as MachineWorkflow;
@@ -210,7 +232,7 @@ async function runSession(
       throw new KeelError('INVALID_ARGUMENT', `Run '${runId}' is a run of '${existing.workflow}', not of machine '${workflow.name}': pick the machine with --machine.`);
     }
     const id = runId as string;
-    say(`${workflow.name} — run ${id} on ${o.store}`);
+    say(`${workflow.name} — run ${id} on ${settings.store}`);
     for (;;) {
       const state = await waitForState(engine, id);
       say(formatState(state));

@@ -4,8 +4,8 @@
  * command names, definition names and run ids.
  *
  * Each line is parsed by the same commander program as the command line, so the shell never
- * drifts from the CLI. The shell's `--store` and `--definitions` become the defaults of every
- * command it runs. Inside the shell, `wizard start` does not take over the terminal: it prints
+ * drifts from the CLI. The shell's `--store`, `--config` and `--definitions` are given to every
+ * command it runs that takes them, unless the line sets its own. Inside the shell, `wizard start` does not take over the terminal: it prints
  * the first prompt, and `input` / `back` continue the run.
  */
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +15,8 @@ import { createInterface, type AsyncCompleter } from 'node:readline';
 import { CommanderError, type Command } from 'commander';
 import { createEngine } from '../engine/engine.js';
 import { coerceError } from '../core/errors.js';
-import { definitionsDir, storeUrl, type CliSettings } from './wizard.js';
+import { resolveSettings } from './config.js';
+import { definitionsDir, type CliSettings } from './wizard.js';
 
 const BUILTINS = ['help', 'exit', 'quit'];
 /** Commands whose next argument is a run id. */
@@ -66,22 +67,25 @@ export function registerRepl(program: Command): void {
   program
     .command('repl')
     .description('an interactive shell for every command, with history and tab completion')
-    .option('--store <url>', 'store URL (default $KEEL_STORE or sqlite:./keel.db)')
-    .option('--definitions <dir>', 'wizard definitions folder (default $KEEL_DEFINITIONS, ./definitions, or the examples)')
+    .option('--store <url>', 'store URL (default from the config, $KEEL_STORE, or sqlite:./keel.db)')
+    .option('--config <path>', 'config file (default ./keel.config.json|ts|js|mjs)')
+    .option('--definitions <dir>', 'wizard definitions folder (default from the config, $KEEL_DEFINITIONS, ./definitions, or the examples)')
     .action(async (o: CliSettings) => {
-      // The commands run below read their defaults from the environment: the shell's settings win.
-      process.env.KEEL_STORE = storeUrl(o);
-      process.env.KEEL_DEFINITIONS = definitionsDir(o);
-      await repl(program);
+      const settings = await resolveSettings(o);
+      const given: [string, string][] = [];
+      for (const [flag, value] of [['--store', o.store], ['--config', o.config], ['--definitions', o.definitions]] as const) {
+        if (value !== undefined) given.push([flag, value]);
+      }
+      await repl(program, settings.store, definitionsDir(settings.wizards), given);
     });
 }
 
-async function repl(program: Command): Promise<void> {
+async function repl(program: Command, store: string, wizards: string, given: [string, string][]): Promise<void> {
   // A client engine (not started) for completions: it reads run ids and never executes runs.
-  const client = createEngine({ store: storeUrl({}) });
+  const client = createEngine({ store });
   const definitionNames = (): string[] => {
     try {
-      return readdirNames(process.env.KEEL_DEFINITIONS as string);
+      return readdirNames(wizards);
     } catch {
       return [];
     }
@@ -133,7 +137,7 @@ async function repl(program: Command): Promise<void> {
           // History is a convenience: a read-only home must not break the shell.
         }
         if (words[0] === 'exit' || words[0] === 'quit') break;
-        await execute(program, words);
+        await execute(program, withShellFlags(program, words, given));
       }
       rl.prompt();
     }
@@ -149,6 +153,20 @@ function readdirNames(dir: string): string[] {
         .filter((f) => /\.(json|ya?ml)$/i.test(f))
         .map((f) => f.replace(/\.(json|ya?ml)$/i, ''))
     : [];
+}
+
+/** The line's words with the shell's own flags added, for those the command takes and the line does not set. */
+function withShellFlags(program: Command, words: string[], given: [string, string][]): string[] {
+  let command: Command | undefined = program;
+  for (const word of words) {
+    const sub: Command | undefined = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) break;
+    command = sub;
+  }
+  if (command === program) return words;
+  const takes = new Set(command.options.map((o) => o.long));
+  const added = given.filter(([flag]) => takes.has(flag) && !words.some((w) => w === flag || w.startsWith(`${flag}=`)));
+  return [...words, ...added.flat()];
 }
 
 async function execute(program: Command, words: string[]): Promise<void> {

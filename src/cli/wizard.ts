@@ -3,10 +3,13 @@
  * shell over the durable wizard API (src/wizard/durable.ts).
  *
  * Each command runs an engine in this process for as long as it talks to the run, so no separate
- * worker is needed; the run itself lives in the store, and any process can continue it.
+ * worker is needed; the run itself lives in the store, and any process can continue it. The engine
+ * also registers the config's workflows, so that runs of theirs it claims meanwhile go on.
  *
- * Settings: `--store` (default $KEEL_STORE, else sqlite:./keel.db) and `--definitions <dir>`
- * (default $KEEL_DEFINITIONS, else ./definitions, else the package's examples/wizards).
+ * Settings, like every command's (src/cli/config.ts: environment < config file < flags): the store
+ * (`--store`, `store`, $KEEL_STORE; default sqlite:./keel.db) and the wizards folder
+ * (`--definitions <dir>`, `wizards`, $KEEL_DEFINITIONS; default ./definitions, else the package's
+ * examples/wizards).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -14,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as clack from '@clack/prompts';
 import type { Command } from 'commander';
 import { createEngine, type Engine } from '../engine/engine.js';
-import { KeelError } from '../core/errors.js';
+import { ConfigError, KeelError } from '../core/errors.js';
 import {
   loadWizardDefinitions,
   startWizard,
@@ -29,20 +32,18 @@ import {
 } from '../wizard/durable.js';
 import type { PromptBundle } from '../wizard/events.js';
 import { StepKind } from '../wizard/types.js';
+import { loadWorkflows, resolveSettings, type SettingFlags } from './config.js';
 
-export interface CliSettings {
-  store?: string;
-  definitions?: string;
+export interface CliSettings extends SettingFlags {
   json?: boolean;
 }
 
-export const storeUrl = (o: CliSettings): string => o.store ?? process.env.KEEL_STORE ?? 'sqlite:./keel.db';
-
-/** The definitions folder: the flag, $KEEL_DEFINITIONS, ./definitions, or the bundled examples. */
-export function definitionsDir(o: CliSettings): string {
-  const given = o.definitions ?? (process.env.KEEL_DEFINITIONS || undefined);
+/** The wizards folder: as set (flag, config file, $KEEL_DEFINITIONS), else ./definitions, else the bundled examples. */
+export function definitionsDir(given: string | undefined): string {
   if (given !== undefined) {
-    if (!existsSync(given)) throw new KeelError('CONFIG_INVALID', `The definitions folder '${given}' does not exist; create it or pass --definitions <dir>.`);
+    if (!existsSync(given)) {
+      throw new ConfigError(`The wizard definitions folder '${given}' does not exist; create it, or set another with --definitions <dir> or \`wizards\` in the config file.`);
+    }
     return resolve(given);
   }
   if (existsSync('definitions')) return resolve('definitions');
@@ -59,11 +60,13 @@ const recordAnswers: CommitHandler = (answers, { hook, requestId }) => ({ hook, 
 const echoProvider: ResourceProvider = (resourceId, { provider }) => ({ provider, resourceId, checked: true });
 const echoProviders = new Proxy<Record<string, ResourceProvider>>({}, { get: (_t, name) => (typeof name === 'string' ? echoProvider : undefined) });
 
-/** An engine with the folder's wizards, started in this process; stopped after `fn`. */
+/** An engine with the folder's wizards and the config's workflows, started in this process; stopped after `fn`. */
 export async function withWizardEngine<T>(o: CliSettings, fn: (engine: Engine, wizards: Map<string, WizardWorkflow>) => Promise<T>): Promise<T> {
-  const engine = createEngine({ store: storeUrl(o), pollIntervalMs: 200 });
+  const resolved = await resolveSettings(o);
+  const folder = definitionsDir(resolved.wizards);
+  const engine = createEngine({ store: resolved.store, workflows: await loadWorkflows(resolved), pollIntervalMs: 200 });
   try {
-    loadWizardDefinitions(engine, definitionsDir(o), { commit: recordAnswers, providers: echoProviders });
+    loadWizardDefinitions(engine, folder, { commit: recordAnswers, providers: echoProviders });
     await engine.start();
     return await fn(engine, wizardWorkflows(engine));
   } finally {
@@ -135,8 +138,9 @@ function print(o: CliSettings, reply: WizardReply, text: () => string): void {
 
 const settings = (c: Command): Command =>
   c
-    .option('--store <url>', 'store URL (default $KEEL_STORE or sqlite:./keel.db)')
-    .option('--definitions <dir>', 'wizard definitions folder (default $KEEL_DEFINITIONS, ./definitions, or the examples)')
+    .option('--store <url>', 'store URL (default from the config, $KEEL_STORE, or sqlite:./keel.db)')
+    .option('--config <path>', 'config file (default ./keel.config.json|ts|js|mjs)')
+    .option('--definitions <dir>', 'wizard definitions folder (default from the config, $KEEL_DEFINITIONS, ./definitions, or the examples)')
     .option('--json', 'machine-readable output');
 
 /** Register the wizard commands on the `keel` program. */

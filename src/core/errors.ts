@@ -22,6 +22,7 @@ export const ErrorCode = {
   EngineStopped: 'ENGINE_STOPPED',
   InvalidState: 'INVALID_STATE',
   StoreUnreachable: 'STORE_UNREACHABLE',
+  InvalidCursor: 'INVALID_CURSOR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -19,8 +19,12 @@
  *   run takes no more signals. Its pending human tasks become `cancelled` in the same write.
  * - Errors other than fencing (a value JSON cannot hold, a database error) reject the whole
  *   `write` call; nothing of the batch is applied.
+ * - Every change of a run's status (creation, claim, suspension, release, end, reopening) is
+ *   recorded in the status-change feed in the same transaction as the change itself; the feed
+ *   reads in commit order, so a reader that continues after a cursor misses nothing and sees
+ *   nothing twice. The last change of a run in the feed is its current status.
  */
-import type { SerializedError } from './errors.js';
+import { ErrorCode, KeelError, type SerializedError } from './errors.js';
 import type { EventData, HistoryEvent } from './history.js';
 import type { HumanTaskRecord, ListTasksQuery, NewHumanTask, TaskOutcome, TaskPage } from './human-task.js';
 
@@ -150,6 +154,53 @@ export interface RunPage {
   nextCursor?: string;
 }
 
+/** One change of a run's status, as the store's status-change feed records it. */
+export interface StatusChange {
+  /** Opaque position in the feed: `statusChanges({ after: cursor })` continues after this change. */
+  cursor: string;
+  runId: string;
+  workflow: string;
+  /** The status the run changed to. */
+  status: RunStatus;
+  /** When (epoch ms, the caller's `now` of the change: the run's `updatedAt` then). */
+  at: number;
+}
+
+export interface StatusChangeQuery {
+  /** A cursor from an earlier read: only the changes after it. Omitted: from the oldest change kept. */
+  after?: string;
+  /** At most this many (default 100, max 1000). */
+  limit?: number;
+}
+
+export interface StatusChangePage {
+  /** In commit order. */
+  changes: StatusChange[];
+  /** Where to continue: the cursor of the last change returned, or the query's `after` (the start
+   * of the feed when omitted) when there was none. */
+  cursor: string;
+}
+
+/** The page size of a status-change read: whole, between 1 and 1000, default 100. */
+export function statusChangeLimit(limit: number | undefined): number {
+  const wanted = limit ?? 100;
+  return Number.isNaN(wanted) ? 1 : Math.min(Math.max(Math.floor(wanted), 1), 1000);
+}
+
+/** The error for a status-change cursor a store cannot read: malformed, or never issued by it
+ * (ahead of every change it has recorded: a cursor of another database, or of a restored backup). */
+export function invalidStatusCursor(cursor: string, store: string, problem: 'malformed' | 'unknown'): KeelError {
+  const what =
+    problem === 'malformed'
+      ? `is not a status-change cursor of ${store}`
+      : `is ahead of every status change ${store} has recorded (a cursor of another database, or of one restored from an older backup)`;
+  return new KeelError(
+    ErrorCode.InvalidCursor,
+    `The cursor '${cursor}' ${what}. Pass the cursor of a change read from this store unchanged, or omit it to start from the end of the feed.`,
+    { details: { cursor, problem } },
+  );
+}
+
 export interface Store {
   /** A short label for messages, e.g. 'sqlite:./keel.db'. */
   readonly label: string;
@@ -232,10 +283,24 @@ export interface Store {
 
   /**
    * Optional: delete terminal runs (completed, failed, cancelled) that ended before `before`
-   * (epoch ms), with their history and inbox, in one transaction; with `dryRun` only count them.
+   * (epoch ms), with their history, inbox and status changes, in one transaction; with `dryRun`
+   * only count them.
    * Returns how many runs were (or would be) deleted. Runs that are not terminal are never touched.
    */
   pruneRuns?(before: number, options?: { dryRun?: boolean }): Promise<number>;
+
+  /**
+   * The status-change feed: changes of every run's status after `query.after`, in commit order
+   * (see {@link StatusChange}). Changes committed by any process on this store appear; a change
+   * still in an open transaction is not returned, and neither is anything after it, so a reader
+   * that continues from the returned cursor never skips a change that commits late. The feed keeps
+   * a run's changes as long as the run: `pruneRuns` removes them with it. Rejects a cursor that is
+   * malformed or unknown to this store with an INVALID_CURSOR error.
+   */
+  statusChanges(query: StatusChangeQuery): Promise<StatusChangePage>;
+  /** The cursor of the end of the feed now: reading after it returns only changes that commit later
+   * (or are still in open transactions). Where a new follower starts. */
+  statusChangesEnd(): Promise<string>;
 
   /** Optional: the schema version the store holds and the newest this code supports (for `keel doctor`). */
   schemaInfo?(): Promise<{ version: number; supported: number }>;

@@ -36,6 +36,8 @@ import {
   type RunRecord,
   type RunStatus,
   type RunWrite,
+  type StatusChange,
+  type StatusChangeQuery,
   type Store,
   type WriteResult,
 } from '../core/store.js';
@@ -112,6 +114,16 @@ export interface RunInfo {
   waitingFor?: string[];
   /** A problem that keeps the run from advancing (e.g. NON_DETERMINISM), while it is retried. */
   lastError?: SerializedError;
+}
+
+/** One change of a run's status, from the store's status-change feed ({@link Engine.statusChanges}). */
+export interface StatusChangeInfo {
+  /** Continue after this change with `statusChanges({ after: cursor })`. */
+  cursor: string;
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  at: Date;
 }
 
 export class RunFailedError extends KeelError {
@@ -586,8 +598,36 @@ export class Engine {
   }
 
   /**
-   * Delete runs that ended (completed, failed or cancelled) before `before`, with their histories;
-   * with `dryRun`, only count them. Needs a store with `pruneRuns` (memory, SQLite, PostgreSQL).
+   * Status changes of every run, whichever process made them, in commit order: after `after` (a
+   * change's cursor), else from the oldest kept. Continuing from the returned `cursor` misses
+   * nothing and repeats nothing, across restarts too; start from {@link statusChangesEnd} to follow
+   * only what happens next. A malformed or foreign cursor is an INVALID_CURSOR error.
+   *
+   * @example
+   * let cursor = await engine.statusChangesEnd();
+   * for (;;) {
+   *   const page = await engine.statusChanges({ after: cursor });
+   *   for (const c of page.changes) console.log(c.runId, c.status);
+   *   cursor = page.cursor;
+   *   if (page.changes.length === 0) await sleep(1000);
+   * }
+   */
+  async statusChanges(query: StatusChangeQuery = {}): Promise<{ changes: StatusChangeInfo[]; cursor: string }> {
+    const store = await this.store();
+    const page = await store.statusChanges(query);
+    return { changes: page.changes.map((c: StatusChange) => ({ ...c, at: new Date(c.at) })), cursor: page.cursor };
+  }
+
+  /** The cursor of the end of the status-change feed now: reading after it gives only later changes. */
+  async statusChangesEnd(): Promise<string> {
+    const store = await this.store();
+    return store.statusChangesEnd();
+  }
+
+  /**
+   * Delete runs that ended (completed, failed or cancelled) before `before`, with their histories
+   * and status changes; with `dryRun`, only count them. Needs a store with `pruneRuns` (memory,
+   * SQLite, PostgreSQL).
    */
   async prune(before: Date, options: { dryRun?: boolean } = {}): Promise<{ runs: number; dryRun: boolean }> {
     const store = await this.store();

@@ -21,7 +21,7 @@ import { errorResponse, HttpErrorCode } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { register, route, type Route } from './route.js';
 import * as s from './schemas.js';
-import { StatusFeed, streamRunHistory, streamStatusChanges } from './sse.js';
+import { firstStatusPage, streamRunHistory, streamStatusChanges } from './sse.js';
 import { taskRoutes } from './task-routes.js';
 
 export interface CorsOptions {
@@ -43,8 +43,6 @@ export interface HttpAppOptions {
   pollIntervalMs?: number;
   /** Keep-alive comment interval on idle SSE streams (default 15 s). */
   heartbeatMs?: number;
-  /** Status changes kept for `GET /events` reconnection (default 10,000). */
-  statusBufferSize?: number;
   /** Reported in /openapi.json (default the package version given by the caller, else '0.0.0'). */
   version?: string;
 }
@@ -74,7 +72,6 @@ export function createHttpApp(engine: Engine, options: HttpAppOptions): HttpApp 
   const logger = options.logger ?? silentLogger;
   const auth = options.auth === false ? undefined : options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
   const streamOptions = { pollMs: options.pollIntervalMs ?? 1000, heartbeatMs: options.heartbeatMs ?? 15_000 };
-  const feed = new StatusFeed(engine, options.statusBufferSize ?? 10_000);
   const streams = new AbortController();
   const app = new Hono();
 
@@ -185,15 +182,15 @@ export function createHttpApp(engine: Engine, options: HttpAppOptions): HttpApp 
       },
     }),
     route({
-      method: 'get', path: '/events', operationId: 'followStatuses', summary: 'Server-sent events: status changes of all runs this server sees. Reconnect with Last-Event-ID; `event: reset` means some were missed.', tag: 'runs', scope: 'read',
+      method: 'get', path: '/events', operationId: 'followStatuses', summary: "Server-sent events: every change of every run's status, from the store, whichever process made it, in commit order. Event id = the change's cursor; reconnect with Last-Event-ID to continue exactly after it (across server restarts too). Without one, the stream starts at the end of the feed. A malformed or unknown cursor answers 400.", tag: 'runs', scope: 'read',
       query: s.statusEventsQuery,
-      responses: { 200: { description: 'text/event-stream of `status` events.', sse: true } },
-      handler: ({ query, c }) => {
-        const last = c.req.header('last-event-id') ?? query.lastEventId;
-        return Promise.resolve(
-          streamSSE(c, (stream) => streamStatusChanges(feed, last, stream, streams.signal, streamOptions), (err) =>
-            Promise.resolve(logger.warn('The status event stream failed', { error: coerceError(err).message })),
-          ),
+      responses: { 200: { description: 'text/event-stream of `status` events (data: cursor, runId, workflow, status, at).', sse: true } },
+      handler: async ({ query, c }) => {
+        const header = c.req.header('last-event-id')?.trim();
+        const last = header === undefined || header === '' ? query.lastEventId : header;
+        const first = await firstStatusPage(engine, last);
+        return streamSSE(c, (stream) => streamStatusChanges(engine, first, stream, streams.signal, streamOptions), (err) =>
+          Promise.resolve(logger.warn('The status event stream failed', { error: coerceError(err).message })),
         );
       },
     }),
@@ -264,7 +261,6 @@ export function createHttpApp(engine: Engine, options: HttpAppOptions): HttpApp 
     app,
     close: () => {
       streams.abort();
-      feed.close();
     },
   };
 }

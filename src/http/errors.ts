@@ -36,6 +36,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   [ErrorCode.Validation]: 422,
   [ErrorCode.NotSerializable]: 422,
   [ErrorCode.InvalidDuration]: 422,
+  [ErrorCode.InvalidCursor]: 400,
   [ErrorCode.EngineStopped]: 503,
   [ErrorCode.StoreUnreachable]: 503,
   [ErrorCode.Fenced]: 409,

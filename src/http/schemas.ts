@@ -81,7 +81,7 @@ export const runEventsQuery = z.object({
 });
 
 export const statusEventsQuery = z.object({
-  lastEventId: z.string().optional().meta({ description: 'Same as the Last-Event-ID header.' }),
+  lastEventId: z.string().min(1).optional().meta({ description: 'Same as the Last-Event-ID header (a status event id), for clients that cannot set headers.' }),
 });
 
 export const startRunBody = z

@@ -7,19 +7,16 @@
  * after each engine event of that run in this process, and every `pollMs` for runs advanced by other
  * processes; it ends after the run's terminal event.
  *
- * All runs (`GET /events`): status changes (started, resumed, waiting, completed, failed,
- * cancelled) seen by this server's engine, from an in-memory ring buffer of the last `capacity`
- * changes. Why a ring buffer rather than a store query: the store has no "changed since" index
- * (listRuns orders by creation), and adding one to every adapter would tax the hot write path.
- * Event ids are `<epoch>-<n>`, n increasing from 1 per server start. A client that reconnects with
- * an id of this epoch still inside the buffer misses nothing; one whose id is older than the buffer
- * or from an earlier server start first gets an `event: reset` and should re-read `GET /runs`. The
- * feed covers runs that this process starts or executes (the server runs a worker by default).
+ * All runs (`GET /events`): the store's status-change feed (Store.statusChanges): every change of
+ * every run's status, whichever process made it, in commit order; event id = the change's cursor.
+ * A client that reconnects with `Last-Event-ID` continues exactly after that change, across server
+ * restarts too: the feed is durable and its cursors are exact. Without one, the stream starts at
+ * the end of the feed (what happens from now on). The stream reads the feed after each run event
+ * of this process's engine, and every `pollMs` for changes made by other processes.
  */
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { HistoryEvent } from '../core/history.js';
-import type { RunStatus } from '../core/store.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, StatusChangeInfo } from '../engine/engine.js';
 import type { EngineEvent } from '../engine/events.js';
 
 const TERMINAL = new Set(['run.completed', 'run.failed', 'run.cancelled']);
@@ -100,110 +97,67 @@ export async function streamRunHistory(
   }
 }
 
-export interface StatusChange {
-  id: string;
-  runId: string;
-  type: 'run.started' | 'run.resumed' | 'run.reopened' | 'run.waiting' | 'run.completed' | 'run.failed' | 'run.cancelled';
-  status: RunStatus;
-  workflow?: string;
-  at: string;
-}
+/** How many changes one read of the feed takes; a full page is followed by the next one at once. */
+const STATUS_PAGE = 500;
 
-const STATUS_OF: Partial<Record<EngineEvent['type'], RunStatus>> = {
-  'run.started': 'pending',
-  'run.resumed': 'running',
-  'run.waiting': 'waiting',
-  'run.completed': 'completed',
-  'run.reopened': 'pending',
-  'run.failed': 'failed',
-  'run.cancelled': 'cancelled',
-};
+/** Engine events of this process that mean a run's status changed (and was committed). */
+const STATUS_EVENTS: ReadonlySet<EngineEvent['type']> = new Set([
+  'run.started',
+  'run.resumed',
+  'run.waiting',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'run.reopened',
+]);
 
-export class StatusFeed {
-  readonly epoch = Date.now().toString(36);
-  private readonly buffer: StatusChange[] = [];
-  private next = 1;
-  private readonly listeners = new Set<(change: StatusChange) => void>();
-  private readonly off: () => void;
-
-  constructor(
-    engine: Engine,
-    readonly capacity = 10_000,
-  ) {
-    this.off = engine.on('*', (e: EngineEvent) => {
-      const status = STATUS_OF[e.type];
-      if (!status) return;
-      const change: StatusChange = {
-        id: `${this.epoch}-${this.next++}`,
-        runId: e.runId,
-        type: e.type as StatusChange['type'],
-        status,
-        ...('workflow' in e ? { workflow: e.workflow } : {}),
-        at: new Date().toISOString(),
-      };
-      this.buffer.push(change);
-      if (this.buffer.length > this.capacity) this.buffer.shift();
-      for (const l of this.listeners) l(change);
-    });
-  }
-
-  /** Changes after `lastId`; `reset` when the id is from another epoch or fell out of the buffer. */
-  since(lastId: string | undefined): { changes: StatusChange[]; reset: boolean } {
-    if (lastId === undefined) return { changes: [], reset: false };
-    const m = /^([0-9a-z]+)-(\d+)$/.exec(lastId);
-    const n = m && m[1] === this.epoch ? Number(m[2]) : undefined;
-    const oldest = this.buffer[0] ? Number(this.buffer[0].id.split('-')[1]) : this.next;
-    if (n === undefined || n < oldest - 1) return { changes: [...this.buffer], reset: true };
-    return { changes: this.buffer.filter((c) => Number(c.id.split('-')[1]) > n), reset: false };
-  }
-
-  subscribe(listener: (change: StatusChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  close(): void {
-    this.off();
-    this.listeners.clear();
-  }
+/**
+ * The first page of `GET /events` after `lastEventId` (else from the end of the feed). Read before
+ * the stream starts, so that a malformed or unknown cursor answers 400 as JSON.
+ */
+export async function firstStatusPage(engine: Engine, lastEventId: string | undefined): Promise<{ changes: StatusChangeInfo[]; cursor: string }> {
+  const after = lastEventId ?? (await engine.statusChangesEnd());
+  return engine.statusChanges({ after, limit: STATUS_PAGE });
 }
 
 export async function streamStatusChanges(
-  feed: StatusFeed,
-  lastId: string | undefined,
+  engine: Engine,
+  first: { changes: StatusChangeInfo[]; cursor: string },
   stream: SSEStreamingApi,
   signal: AbortSignal,
   options: StreamOptions,
 ): Promise<void> {
-  const queue: StatusChange[] = [];
+  // Dirty from the start: a change committed between the first read and this subscription is read
+  // at once rather than at the next poll.
   const waker = new Waker();
-  waker.dirty = false;
-  // Subscribe before reading the buffer, so nothing falls between the two; duplicates are skipped by id.
-  const off = feed.subscribe((c) => {
-    queue.push(c);
-    waker.poke();
+  const off = engine.on('*', (e: EngineEvent) => {
+    if (STATUS_EVENTS.has(e.type)) waker.poke();
   });
   const onAbort = (): void => waker.poke();
   signal.addEventListener('abort', onAbort);
   stream.onAbort(onAbort);
+  let page = first;
+  let quietSince = Date.now();
   try {
-    const { changes, reset } = feed.since(lastId);
-    if (reset) await stream.writeSSE({ event: 'reset', data: JSON.stringify({ reason: 'The last event id is unknown to this server (restarted, or older than its buffer); re-read GET /runs.' }) });
-    let lastN = 0;
-    const send = async (c: StatusChange): Promise<void> => {
-      const n = Number(c.id.split('-')[1]);
-      if (n <= lastN) return;
-      lastN = n;
-      await stream.writeSSE({ id: c.id, event: 'status', data: JSON.stringify(c) });
-    };
-    for (const c of changes) await send(c);
-    while (!signal.aborted && !stream.aborted) {
-      await waker.wait(options.heartbeatMs);
+    for (;;) {
+      for (const c of page.changes) {
+        const data = { cursor: c.cursor, runId: c.runId, workflow: c.workflow, status: c.status, at: c.at.toISOString() };
+        await stream.writeSSE({ id: c.cursor, event: 'status', data: JSON.stringify(data) });
+      }
       if (signal.aborted || stream.aborted) break;
-      const wasPoked = waker.dirty;
-      waker.dirty = false;
-      if (queue.length === 0 && !wasPoked) await stream.write(': keep-alive\n\n');
-      for (const c of queue.splice(0)) await send(c);
+      if (page.changes.length > 0) quietSince = Date.now();
+      // A full page: more are waiting, read on at once.
+      if (page.changes.length < STATUS_PAGE) {
+        await waker.wait(Math.min(options.pollMs, options.heartbeatMs));
+        if (signal.aborted || stream.aborted) break;
+        // Poked by a run event of this process, or the poll interval passed: read what is new.
+        waker.dirty = false;
+        if (Date.now() - quietSince >= options.heartbeatMs) {
+          await stream.write(': keep-alive\n\n');
+          quietSince = Date.now();
+        }
+      }
+      page = await engine.statusChanges({ after: page.cursor, limit: STATUS_PAGE });
     }
   } finally {
     off();

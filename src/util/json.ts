@@ -50,6 +50,12 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   throw new KeelError(ErrorCode.Validation, `Invalid cursor '${cursor}': pass the nextCursor of a previous page unchanged.`);
 }
 
+/** The id a status-change cursor of the memory and SQLite stores names (its decimal text), or
+ * undefined when the text is not one. */
+export function decimalCursor(cursor: string): number | undefined {
+  return /^\d{1,15}$/.test(cursor) ? Number(cursor) : undefined;
+}
+
 /**
  * The parts of a list query every store reads the same way: the page size (default 50, whole,
  * between 1 and 1000), the decoded cursor, and the statuses asked for (undefined: any).

@@ -130,20 +130,41 @@ describe('HTTP app (app.request, no socket)', () => {
     expect(rest.at(-2)?.event).toBe('run.completed');
   });
 
-  it('streams status changes of all runs, and says reset for an unknown Last-Event-ID', async () => {
-    const { http, write, read } = await fixture();
+  it('streams status changes of all runs from the store, resumes exactly after Last-Event-ID, and refuses a bad one with 400', async () => {
+    const { http, engine, write, read } = await fixture();
+    await engine.run('approval', { amount: 1 }, { id: 'before' });
+    for (let i = 0; i < 500 && (await engine.getRun('before')).status !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 5));
+    // Without Last-Event-ID the stream starts at the end of the feed: nothing from before it.
     const res = await http.app.request('/events', { headers: bearer(read) });
+    expect(res.status).toBe(200);
     const reading = readSse(res, (m) => m.some((x) => x.data.includes('"failed"')));
     await http.app.request('/runs', post(write, { workflow: 'boom', id: 'b-1' }));
     const messages = await reading;
-    const statuses = messages.map((m) => JSON.parse(m.data) as { runId: string; status: string });
-    expect(statuses.filter((s) => s.runId === 'b-1').map((s) => s.status)).toEqual(expect.arrayContaining(['pending', 'failed']));
-    const startedId = messages[0]?.id as string;
-    const replay = await readSse(await http.app.request('/events', { headers: { ...bearer(read), 'last-event-id': startedId } }), (m) => m.some((x) => x.data.includes('"failed"')));
-    expect(replay[0]?.id).not.toBe(startedId);
-    expect(replay.map((m) => m.id)).not.toContain(startedId);
-    const reset = await readSse(await http.app.request('/events', { headers: { ...bearer(read), 'last-event-id': 'old-5' } }), (m) => m.length >= 1);
-    expect(reset[0]?.event).toBe('reset');
+    const changes = messages.map((m) => ({ id: m.id, event: m.event, ...(JSON.parse(m.data) as { cursor: string; runId: string; workflow: string; status: string; at: string }) }));
+    expect(changes.map((c) => c.runId)).not.toContain('before');
+    expect(changes.filter((c) => c.runId === 'b-1').map((c) => c.status)).toEqual(['running', 'failed']);
+    expect(changes[0]).toMatchObject({ event: 'status', workflow: 'boom', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown });
+    expect(changes.every((c) => c.id === c.cursor)).toBe(true);
+    // The store's feed from the stream's first change on, as the stream sent it.
+    const feed = (await engine.statusChanges({ limit: 1000 })).changes.map((c) => c.cursor);
+    expect(feed.slice(feed.indexOf(changes[0]?.cursor as string))).toEqual(changes.map((c) => c.cursor));
+
+    // Resuming after the first change gives exactly the ones after it (header or query parameter).
+    const first = changes[0]?.cursor as string;
+    const rest = changes.slice(1).map((c) => c.cursor);
+    const byHeader = await readSse(await http.app.request('/events', { headers: { ...bearer(read), 'last-event-id': first } }), (m) => m.length >= rest.length);
+    const byQuery = await readSse(await http.app.request(`/events?lastEventId=${first}`, { headers: bearer(read) }), (m) => m.length >= rest.length);
+    expect(byHeader.map((m) => m.id)).toEqual(rest);
+    expect(byQuery.map((m) => m.id)).toEqual(rest);
+
+    for (const bad of ['old-5', '99999999']) {
+      const refused = await http.app.request('/events', { headers: { ...bearer(read), 'last-event-id': bad } });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('content-type')).toContain('application/json');
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('INVALID_CURSOR');
+      expect(body.error.message).toContain(`'${bad}'`);
+    }
   });
 
   it('CORS answers preflight for allowed origins only', async () => {
@@ -154,3 +175,4 @@ describe('HTTP app (app.request, no socket)', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+

@@ -85,7 +85,9 @@ describe('PostgreSQL with real worker processes', () => {
   it(`scale-out: 4 workers share ${SCALE_RUNS} runs, one is SIGKILLed mid-run, the others finish its runs`, async () => {
     const { dir, start, q } = await setup('scale');
     const effects = (w: string) => join(dir, `${w}.effects`);
-    const workers = ['w0', 'w1', 'w2', 'w3'].map((w) => start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '2000' }));
+    const workers = ['w0', 'w1', 'w2', 'w3'].map((w) =>
+      start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '2000', KEEL_APP: `keel-scale-${w}` }),
+    );
     await Promise.all(workers.map((w) => w.waitFor('ready')));
     const t0 = Date.now();
     const client = start('client.ts', { KEEL_RUNS: String(SCALE_RUNS) });
@@ -99,6 +101,13 @@ describe('PostgreSQL with real worker processes', () => {
     // The signal is delivered asynchronously: the victim may still commit a batch stamped after
     // killedAt. Once it has exited, nothing it wrote can be stamped later than this.
     const deadAt = Date.now();
+    // A statement the victim sent just before it died still runs to its end on the server, and
+    // commits: wait until its connections are gone, so that everything it wrote is visible.
+    await until(
+      "the victim's connections to close",
+      async () => (await q<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'keel-scale-w0%'"))[0]?.n === 0,
+      30_000,
+    );
     // Runs the victim died holding: still 'running' under its lease, which nobody renews any more.
     const held = await q<{ id: string; lease_expires_at: string }>(
       `SELECT id, lease_expires_at FROM ${SCHEMA}.runs WHERE status = 'running' AND lease_owner LIKE 'w0/%'`,

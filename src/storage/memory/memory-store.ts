@@ -8,7 +8,9 @@ import type { EventData, HistoryEvent } from '../../core/history.js';
 import { reopenConflict, settleConflict, taskSignal, type HumanTaskRecord, type ListTasksQuery, type TaskOutcome, type TaskPage } from '../../core/human-task.js';
 import {
   CANCEL_SIGNAL,
+  invalidStatusCursor,
   isTerminal,
+  statusChangeLimit,
   type CreateRunResult,
   type InboxMessage,
   type Lease,
@@ -17,10 +19,13 @@ import {
   type RunPage,
   type RunRecord,
   type RunWrite,
+  type StatusChange,
+  type StatusChangePage,
+  type StatusChangeQuery,
   type Store,
   type WriteResult,
 } from '../../core/store.js';
-import { encodeCursor, pageRequest } from '../../util/json.js';
+import { decimalCursor, encodeCursor, pageRequest } from '../../util/json.js';
 
 const copy = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
@@ -31,6 +36,9 @@ export class MemoryStore implements Store {
   private readonly inboxes = new Map<string, InboxMessage[]>();
   private nextInboxId = 1;
   private readonly tasks = new Map<string, HumanTaskRecord>();
+  /** The status-change feed, oldest first; cursors are the decimal ids, which only grow. */
+  private readonly changes: (Omit<StatusChange, 'cursor'> & { id: number })[] = [];
+  private lastChangeId = 0;
 
   open(): Promise<void> {
     return Promise.resolve();
@@ -53,6 +61,7 @@ export class MemoryStore implements Store {
       delete run.wakeAt;
       lease = { runId: run.id, owner: input.claim.owner, token: 1, expiresAt: input.claim.expiresAt };
     }
+    this.statusChanged(run);
     return Promise.resolve(lease ? { created: true, run: copy(run), lease } : { created: true, run: copy(run) });
   }
 
@@ -92,6 +101,11 @@ export class MemoryStore implements Store {
     this.events.set(run.id, [started]);
     this.inboxes.set(run.id, []);
     return run;
+  }
+
+  /** Record the run's status in the feed: every method that changes a status calls this. */
+  private statusChanged(run: RunRecord): void {
+    this.changes.push({ id: ++this.lastChangeId, runId: run.id, workflow: run.workflow, status: run.status, at: run.updatedAt });
   }
 
   getRun(id: string): Promise<RunRecord | undefined> {
@@ -173,12 +187,15 @@ export class MemoryStore implements Store {
   }
 
   private claim(run: RunRecord, owner: string, expiresAt: number, now: number): Lease {
+    const was = run.status;
     run.status = 'running';
     run.leaseToken += 1;
     run.leaseOwner = owner;
     run.leaseExpiresAt = expiresAt;
     run.updatedAt = now;
     delete run.wakeAt;
+    // Taking over an expired lease leaves the run running: no change of status.
+    if (was !== 'running') this.statusChanged(run);
     return { runId: run.id, owner, token: run.leaseToken, expiresAt };
   }
 
@@ -215,6 +232,7 @@ export class MemoryStore implements Store {
       run.updatedAt = now;
       delete run.leaseOwner;
       delete run.leaseExpiresAt;
+      this.statusChanged(run);
     }
     return Promise.resolve();
   }
@@ -273,7 +291,7 @@ export class MemoryStore implements Store {
     if (w.lastError === null) delete run.lastError;
     else if (w.lastError) run.lastError = w.lastError;
     for (const child of w.createRuns ?? []) {
-      if (!this.runs.has(child.id)) this.insertRun({ ...child, parentId: child.parentId ?? run.id }, now);
+      if (!this.runs.has(child.id)) this.statusChanged(this.insertRun({ ...child, parentId: child.parentId ?? run.id }, now));
     }
     for (const d of w.deliver ?? []) {
       const target = this.runs.get(d.runId);
@@ -306,6 +324,7 @@ export class MemoryStore implements Store {
         else run.wakeAt = t.wakeAt;
         delete run.leaseOwner;
         delete run.leaseExpiresAt;
+        this.statusChanged(run);
       }
     } else if (t) {
       run.status = t.status;
@@ -316,6 +335,7 @@ export class MemoryStore implements Store {
       delete run.waitingFor;
       delete run.leaseOwner;
       delete run.leaseExpiresAt;
+      this.statusChanged(run);
       this.inboxes.set(run.id, []);
       // A terminal run takes no more messages, so nobody could answer its open tasks.
       for (const task of this.tasks.values()) {
@@ -395,20 +415,45 @@ export class MemoryStore implements Store {
     delete run.error;
     delete run.completedAt;
     delete run.lastError;
+    this.statusChanged(run);
     return Promise.resolve(copy(run));
   }
 
   pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
-    let n = 0;
-    for (const run of [...this.runs.values()]) {
-      if (!isTerminal(run.status) || run.completedAt === undefined || run.completedAt >= before) continue;
-      n++;
-      if (options.dryRun) continue;
-      this.runs.delete(run.id);
-      this.events.delete(run.id);
-      this.inboxes.delete(run.id);
+    const pruned = new Set<string>();
+    for (const run of this.runs.values()) {
+      if (isTerminal(run.status) && run.completedAt !== undefined && run.completedAt < before) pruned.add(run.id);
     }
-    return Promise.resolve(n);
+    if (options.dryRun || pruned.size === 0) return Promise.resolve(pruned.size);
+    for (const id of pruned) {
+      this.runs.delete(id);
+      this.events.delete(id);
+      this.inboxes.delete(id);
+    }
+    const kept = this.changes.filter((c) => !pruned.has(c.runId));
+    this.changes.splice(0, this.changes.length, ...kept);
+    return Promise.resolve(pruned.size);
+  }
+
+  statusChanges(query: StatusChangeQuery): Promise<StatusChangePage> {
+    const limit = statusChangeLimit(query.limit);
+    const after = query.after === undefined ? 0 : decimalCursor(query.after);
+    if (after === undefined) return Promise.reject(invalidStatusCursor(query.after as string, this.label, 'malformed'));
+    if (after > this.lastChangeId) return Promise.reject(invalidStatusCursor(query.after as string, this.label, 'unknown'));
+    // Ids only grow, so the changes after the cursor start at the first larger id.
+    let lo = 0;
+    let hi = this.changes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.changes[mid] as { id: number }).id <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const changes = this.changes.slice(lo, lo + limit).map(({ id, ...c }) => ({ cursor: String(id), ...c }));
+    return Promise.resolve({ changes, cursor: changes.at(-1)?.cursor ?? String(after) });
+  }
+
+  statusChangesEnd(): Promise<string> {
+    return Promise.resolve(String(this.lastChangeId));
   }
 
   schemaInfo(): Promise<{ version: number; supported: number }> {

@@ -526,6 +526,52 @@ export const MIGRATIONS: readonly Migration[] = [
       END $fn$;
     `,
   },
+  {
+    version: 4,
+    description: 'the status-change feed',
+    // One row per change of a run's status, written by triggers on runs in the transaction that
+    // makes the change, so every code path records it (apply_writes included, unchanged).
+    //
+    // Identity order is not commit order here: a transaction can take id 7, and commit after
+    // another took id 8 and committed, so a reader that had moved past 8 would never see 7. Each
+    // row therefore records its transaction id (tx), and the feed is read in (tx, id) order, only
+    // below the xmin of the reader's snapshot: every transaction with a smaller id has ended, and
+    // every transaction still running or yet to start has a tx at or above it, so no row can ever
+    // appear behind a reader's cursor. The price: a change becomes readable only once every
+    // transaction that started before it (in any database of the server) has ended, so a long
+    // transaction delays the feed, never loses from it.
+    sql: `
+      CREATE TABLE $S.status_changes (
+        id       bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME $S.status_changes_id_seq),
+        tx       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        run_id   text COLLATE "C" NOT NULL,
+        workflow text NOT NULL,
+        status   text NOT NULL,
+        at       bigint NOT NULL,
+        PRIMARY KEY (tx, id)
+      );
+      -- pruneRuns deletes a run's changes with it.
+      CREATE INDEX status_changes_run ON $S.status_changes (run_id);
+
+      -- updated_at is the caller's now of the change: every statement that changes a status sets it,
+      -- or follows one in the same write that did.
+      CREATE FUNCTION $S.record_status_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        INSERT INTO $S.status_changes (run_id, workflow, status, at) VALUES (NEW.id, NEW.workflow, NEW.status, NEW.updated_at);
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER runs_status_insert AFTER INSERT ON $S.runs FOR EACH ROW
+        EXECUTE FUNCTION $S.record_status_change();
+      -- Taking over an expired lease (running to running) is no change; a step write sets status to
+      -- itself and costs only this WHEN test.
+      CREATE TRIGGER runs_status_update AFTER UPDATE OF status ON $S.runs FOR EACH ROW
+        WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION $S.record_status_change();
+
+      -- Runs that exist already start the feed with their current status.
+      INSERT INTO $S.status_changes (run_id, workflow, status, at)
+      SELECT id, workflow, status, updated_at FROM $S.runs ORDER BY updated_at, id;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

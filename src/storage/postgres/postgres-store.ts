@@ -27,7 +27,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { coerceError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
-import { isTerminal } from '../../core/store.js';
+import { invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
   CreateRunResult,
   InboxMessage,
@@ -38,6 +38,8 @@ import type {
   RunRecord,
   RunStatus,
   RunWrite,
+  StatusChangePage,
+  StatusChangeQuery,
   Store,
   WriteResult,
 } from '../../core/store.js';
@@ -135,6 +137,26 @@ function prepareWrite(w: RunWrite): Record<string, unknown> {
 type RawResult =
   | { ok: true; lastSeq: number; suspended: boolean; pending: { id: number; runId: string; name: string; payload: string | null; sentAt: number }[] }
   | { ok: false; reason: 'fenced' };
+
+/** A status-change cursor: the (transaction id, row id) of a change, `<tx>.<id>` in decimal. */
+interface FeedPosition {
+  tx: string;
+  id: string;
+}
+
+const FEED_START: FeedPosition = { tx: '0', id: '0' };
+
+/** The position a cursor names, undefined when the text is not a cursor (both numbers in range:
+ * xid8 is unsigned 64-bit, the id a bigint). */
+function feedPosition(cursor: string): FeedPosition | undefined {
+  const m = /^(\d{1,20})\.(\d{1,19})$/.exec(cursor);
+  if (!m) return undefined;
+  const [, tx = '', id = ''] = m;
+  if (BigInt(tx) >= 2n ** 64n || BigInt(id) >= 2n ** 63n) return undefined;
+  return { tx: BigInt(tx).toString(), id: BigInt(id).toString() };
+}
+
+const feedCursor = (p: FeedPosition): string => `${p.tx}.${p.id}`;
 
 /** SQLSTATEs of a transaction the server rolled back and reported so: repeating it is always safe. */
 const ROLLED_BACK_SQLSTATES = new Set([
@@ -749,11 +771,37 @@ export class PostgresStore implements Store {
       `WITH doomed AS (${match}),
          e AS (DELETE FROM ${this.q}.events WHERE run_id IN (SELECT id FROM doomed)),
          i AS (DELETE FROM ${this.q}.inbox WHERE run_id IN (SELECT id FROM doomed)),
+         c AS (DELETE FROM ${this.q}.status_changes WHERE run_id IN (SELECT id FROM doomed)),
          r AS (DELETE FROM ${this.q}.runs WHERE id IN (SELECT id FROM doomed) RETURNING 1)
        SELECT count(*) AS n FROM r`,
       [before],
     );
     return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Store.statusChanges: rows in (tx, id) order, only below the xmin of this statement's snapshot
+   * (see migration 4), in one statement with the check that the cursor was issued here: its
+   * transaction id is below the next one to be assigned, and its row id at most the last one drawn.
+   */
+  async statusChanges(query: StatusChangeQuery): Promise<StatusChangePage> {
+    const after = query.after === undefined ? FEED_START : feedPosition(query.after);
+    if (!after) throw invalidStatusCursor(query.after as string, this.label, 'malformed');
+    const rows = await this.rows<{ known: boolean; id: string | null; tx: string | null; run_id: string; workflow: string; status: RunStatus; at: string }>(
+      'always',
+      this.sql.statusChanges,
+      [after.tx, after.id, statusChangeLimit(query.limit)],
+    );
+    if (rows[0]?.known !== true) throw invalidStatusCursor(query.after as string, this.label, 'unknown');
+    const changes = rows
+      .filter((r) => r.id !== null && r.tx !== null)
+      .map((r) => ({ cursor: feedCursor({ tx: r.tx as string, id: r.id as string }), runId: r.run_id, workflow: r.workflow, status: r.status, at: Number(r.at) }));
+    return { changes, cursor: changes.at(-1)?.cursor ?? feedCursor(after) };
+  }
+
+  async statusChangesEnd(): Promise<string> {
+    const [row] = await this.rows<{ tx: string; id: string }>('always', this.sql.statusChangesEnd, []);
+    return feedCursor(row ?? FEED_START);
   }
 
   async schemaInfo(): Promise<{ version: number; supported: number }> {
@@ -833,6 +881,23 @@ function statements(q: string) {
     nextWakeAt: `SELECT min(due_at) AS at FROM ${q}.runs WHERE due_at IS NOT NULL`,
     write: `SELECT ${q}.apply_writes($1, $2, $3) AS results`,
     prune: `DELETE FROM ${q}.write_log WHERE created < now() - interval '15 minutes'`,
+    // The row of `known` always comes back; the page's rows are joined to it (none when unknown).
+    statusChanges: `
+      WITH page AS (
+        SELECT c.id, c.tx, c.run_id, c.workflow, c.status, c.at FROM ${q}.status_changes c
+        WHERE (c.tx, c.id) > ($1::xid8, $2::bigint) AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY c.tx, c.id LIMIT $3
+      ), cursor AS (
+        SELECT $1::xid8 < pg_snapshot_xmax(pg_current_snapshot())
+               AND $2::bigint <= (SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM ${q}.status_changes_id_seq s) AS known
+      )
+      SELECT cursor.known, page.id, page.tx::text AS tx, page.run_id, page.workflow, page.status, page.at
+      FROM cursor LEFT JOIN page ON cursor.known
+      ORDER BY page.tx, page.id`,
+    statusChangesEnd: `
+      SELECT c.tx::text AS tx, c.id FROM ${q}.status_changes c
+      WHERE c.tx < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY c.tx DESC, c.id DESC LIMIT 1`,
   };
 }
 

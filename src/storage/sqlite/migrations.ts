@@ -111,6 +111,41 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_pending_run ON tasks (run_id) WHERE status = 'pending';
     `,
   },
+  {
+    version: 3,
+    description: 'the status-change feed',
+    sql: `
+      -- One row per change of a run's status, written by triggers on runs in the transaction that
+      -- makes the change, so every code path records it. SQLite has one writer at a time, so id
+      -- order is commit order and a reader continuing after an id misses nothing. AUTOINCREMENT:
+      -- an id is never reused after its row is pruned, so a follower's cursor stays exact.
+      CREATE TABLE status_changes (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id   TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        status   TEXT NOT NULL,
+        at       INTEGER NOT NULL
+      );
+      -- pruneRuns deletes a run's changes with it.
+      CREATE INDEX status_changes_run ON status_changes (run_id);
+
+      -- updated_at is the caller's now of the change: every statement that changes a status sets it,
+      -- or follows one in the same write that did.
+      CREATE TRIGGER runs_status_insert AFTER INSERT ON runs
+      BEGIN
+        INSERT INTO status_changes (run_id, workflow, status, at) VALUES (NEW.id, NEW.workflow, NEW.status, NEW.updated_at);
+      END;
+      -- Taking over an expired lease (running to running) is no change.
+      CREATE TRIGGER runs_status_update AFTER UPDATE OF status ON runs WHEN OLD.status IS NOT NEW.status
+      BEGIN
+        INSERT INTO status_changes (run_id, workflow, status, at) VALUES (NEW.id, NEW.workflow, NEW.status, NEW.updated_at);
+      END;
+
+      -- Runs that exist already start the feed with their current status.
+      INSERT INTO status_changes (run_id, workflow, status, at)
+      SELECT id, workflow, status, updated_at FROM runs ORDER BY updated_at, id;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

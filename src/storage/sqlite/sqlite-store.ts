@@ -26,7 +26,7 @@ import {
   type TaskPage,
   type TaskStatus,
 } from '../../core/human-task.js';
-import { CANCEL_SIGNAL, isTerminal } from '../../core/store.js';
+import { CANCEL_SIGNAL, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
   CreateRunResult,
   InboxMessage,
@@ -38,10 +38,12 @@ import type {
   RunRecord,
   RunStatus,
   RunWrite,
+  StatusChangePage,
+  StatusChangeQuery,
   Store,
   WriteResult,
 } from '../../core/store.js';
-import { encodeCursor, pageRequest } from '../../util/json.js';
+import { decimalCursor, encodeCursor, pageRequest } from '../../util/json.js';
 import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
@@ -64,6 +66,14 @@ interface EventRow {
   seq: number;
   at: number;
   data: string;
+}
+
+interface StatusChangeRow {
+  id: number;
+  run_id: string;
+  workflow: string;
+  status: RunStatus;
+  at: number;
 }
 
 /** A run write with every value already turned into JSON text, so that serialisation errors
@@ -244,6 +254,11 @@ function prepareStatements(db: Database.Database) {
     settleTask: db.prepare<[TaskStatus, string | null, string | null, number, string]>(
       'UPDATE tasks SET status = ?, data = ?, completed_by = ?, completed_at = ? WHERE id = ?',
     ),
+    statusChanges: db.prepare<[number, number], StatusChangeRow>(
+      'SELECT id, run_id, workflow, status, at FROM status_changes WHERE id > ? ORDER BY id LIMIT ?',
+    ),
+    /** The last status-change id ever issued (AUTOINCREMENT keeps it past pruning); no row before the first. */
+    lastStatusChange: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'status_changes'"),
     reopenRun: db.prepare<[number, number, string], { last_seq: number }>(
       `UPDATE runs SET status = 'pending', wake_at = ?, updated_at = ?, error = NULL, completed_at = NULL, last_error = NULL,
                        last_seq = last_seq + 1
@@ -575,6 +590,7 @@ export class SqliteStore implements Store {
         .transaction(() => {
           db.prepare(`DELETE FROM events WHERE run_id IN (${match})`).run(before);
           db.prepare(`DELETE FROM inbox WHERE run_id IN (${match})`).run(before);
+          db.prepare(`DELETE FROM status_changes WHERE run_id IN (${match})`).run(before);
           return db.prepare(`DELETE FROM runs WHERE id IN (${match})`).run(before).changes;
         })
         .immediate();
@@ -583,6 +599,23 @@ export class SqliteStore implements Store {
 
   schemaInfo(): Promise<{ version: number; supported: number }> {
     return settle(() => ({ version: schemaVersion(this.c.db), supported: SCHEMA_VERSION }));
+  }
+
+  statusChanges(query: StatusChangeQuery): Promise<StatusChangePage> {
+    return settle(() => {
+      const { st } = this.c;
+      const after = query.after === undefined ? 0 : decimalCursor(query.after);
+      if (after === undefined) throw invalidStatusCursor(query.after as string, this.label, 'malformed');
+      if (after > (st.lastStatusChange.get()?.seq ?? 0)) throw invalidStatusCursor(query.after as string, this.label, 'unknown');
+      const changes = st.statusChanges
+        .all(after, statusChangeLimit(query.limit))
+        .map((r) => ({ cursor: String(r.id), runId: r.run_id, workflow: r.workflow, status: r.status, at: r.at }));
+      return { changes, cursor: changes.at(-1)?.cursor ?? String(after) };
+    });
+  }
+
+  statusChangesEnd(): Promise<string> {
+    return settle(() => String(this.c.st.lastStatusChange.get()?.seq ?? 0));
   }
 
   write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
