@@ -125,6 +125,30 @@ describe('SqliteStore on a file', () => {
     expect((await store.statusChanges({ after: changes.at(-1)?.cursor })).changes.map((c) => c.runId)).toEqual(['d']);
   });
 
+  it('pruning sweeps the status changes of pruned runs from a feed longer than one sweep batch, and keeps the others', async () => {
+    const store = await openStore();
+    const db = store.database;
+    // A long feed: 50,000 changes of runs that were never kept, between the changes of real runs.
+    const { lease } = await store.createRun({ id: 'old', kind: 'workflow', workflow: 'w', version: '1', input: null, claim: { owner: 'w1', expiresAt: T0 + 1000 } }, T0);
+    await store.write([{ runId: 'old', token: lease!.token, events: [{ type: 'run.completed', result: 1 }], transition: { status: 'completed', output: 1 } }], T0 + 1);
+    const insert = db.prepare("INSERT INTO status_changes (run_id, workflow, status, at) VALUES (?, 'w', 'completed', ?)");
+    db.transaction(() => {
+      for (let i = 0; i < 50_000; i++) insert.run(`gone-${i}`, T0 + 2);
+    })();
+    await store.createRun({ id: 'kept', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0 + 3);
+    const count = (where: string): number => (db.prepare(`SELECT count(*) AS n FROM status_changes WHERE ${where}`).get() as { n: number }).n;
+    expect(count("run_id = 'old'")).toBeGreaterThan(0);
+
+    expect(await store.pruneRuns(T0 + 10)).toBe(1);
+    expect(count('1 = 1')).toBe(count("run_id = 'kept'"));
+    expect(count("run_id = 'kept'")).toBe(1);
+    // The feed still continues after its last change.
+    const end = await store.statusChangesEnd();
+    await store.sendSignal('kept', '@cancel', null, T0 + 11);
+    await store.createRun({ id: 'next', kind: 'workflow', workflow: 'w', version: '1', input: null }, T0 + 12);
+    expect((await store.statusChanges({ after: end })).changes.map((c) => c.runId)).toEqual(['next']);
+  });
+
   it('keeps runs, history and inboxes across close and re-open', async () => {
     const first = await openStore();
     const { lease } = await first.createRun(

@@ -283,8 +283,8 @@ export interface Store {
 
   /**
    * Optional: delete terminal runs (completed, failed, cancelled) that ended before `before`
-   * (epoch ms), with their history, inbox and status changes, in one transaction; with `dryRun`
-   * only count them.
+   * (epoch ms), with their history and inbox, in one transaction, and their status changes (in
+   * the same transaction or, on SQLite, by a sweep right after it); with `dryRun` only count them.
    * Returns how many runs were (or would be) deleted. Runs that are not terminal are never touched.
    */
   pruneRuns?(before: number, options?: { dryRun?: boolean }): Promise<number>;

@@ -580,21 +580,42 @@ export class SqliteStore implements Store {
     return settle(() => this.c.st.nextWakeAt.get()?.at ?? undefined);
   }
 
-  pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
+  async pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
     // Rare and operator-driven: statements are prepared per call rather than kept on the connection.
-    return settle(() => {
-      const db = this.c.db;
-      const match = `SELECT id FROM runs WHERE status IN ${TERMINAL_SQL} AND completed_at < ?`;
-      if (options.dryRun) return (db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
-      return db
+    const db = this.c.db;
+    const match = `SELECT id FROM runs WHERE status IN ${TERMINAL_SQL} AND completed_at < ?`;
+    if (options.dryRun) return settle(() => db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
+    const { pruned, feedEnd } = await settle(() =>
+      db
         .transaction(() => {
           db.prepare(`DELETE FROM events WHERE run_id IN (${match})`).run(before);
           db.prepare(`DELETE FROM inbox WHERE run_id IN (${match})`).run(before);
-          db.prepare(`DELETE FROM status_changes WHERE run_id IN (${match})`).run(before);
-          return db.prepare(`DELETE FROM runs WHERE id IN (${match})`).run(before).changes;
+          const n = db.prepare(`DELETE FROM runs WHERE id IN (${match})`).run(before).changes;
+          return { pruned: n, feedEnd: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM status_changes').get()?.id ?? 0 };
         })
-        .immediate();
-    });
+        .immediate(),
+    );
+    if (pruned > 0) await this.sweepStatusChanges(feedEnd);
+    return pruned;
+  }
+
+  /**
+   * Delete the status changes of runs that no longer exist, up to `end`. The feed has no index on
+   * run_id (it would cost every status change a second b-tree), so this walks it by id in short
+   * transactions, letting other writers in between; a change is written with its run, so only
+   * pruned runs leave changes behind.
+   */
+  private async sweepStatusChanges(end: number): Promise<void> {
+    const sweep = this.c.db.prepare<[number, number]>(
+      `DELETE FROM status_changes WHERE id > ? AND id <= ?
+         AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = status_changes.run_id)`,
+    );
+    const BATCH = 20_000;
+    const start = (this.c.db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM status_changes').get()?.id ?? 1) - 1;
+    for (let from = start; from < end; from += BATCH) {
+      await settle(() => sweep.run(from, Math.min(end, from + BATCH)));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   schemaInfo(): Promise<{ version: number; supported: number }> {
