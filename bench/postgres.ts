@@ -3,19 +3,22 @@
  * workflow: sequential latency per workflow (p50, p99) and throughput (workflows/s), Keel with 1
  * and 2 worker processes. Prints the ratios. Not a test: nothing is asserted.
  *
- * Sequential latency is mostly commits that wait for the disk, so beside it the script prints what
+ * Sequential latency is mostly commits that wait for the disk, and this machine's disk varies from
+ * second to second, so DBOS and Keel take turns: chunks of 50 workflows each, alternating which
+ * goes first, both processes up all along. Beside the latencies the script prints what
  * one bare commit costs on this server and how many WAL flushes each workflow caused (pg_stat_wal,
  * server-wide, so background flushes count too).
  *
  *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
  *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000),
- *        BENCH_ROUNDS (default 1: measure DBOS then Keel this many times, and print the ranges; the
- *        machine's load varies, so each round pairs the two back to back and notes the load average)
+ *        BENCH_ROUNDS (default 1: measure both this many times, and print the ranges; each round
+ *        notes the load average)
  *
  * A fresh database is created for the run and dropped at the end.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -24,6 +27,7 @@ const SEQ = Number(process.env.BENCH_SEQ ?? 500);
 const N = Number(process.env.BENCH_N ?? 4000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const WINDOW = 200; // workflows in flight at once in the throughput runs
+const CHUNK = 50; // sequential workflows per turn when DBOS and Keel take turns
 
 interface Figures {
   p50?: number;
@@ -47,18 +51,89 @@ async function walSyncs(url: string): Promise<number> {
   }
 }
 
-async function sequential(once: (i: number) => Promise<unknown>, n: number, url: string): Promise<{ p50: number; p99: number; syncs: number }> {
+/**
+ * A child serving sequential chunks: reads `seq <n> <offset>` lines on stdin, runs n workflows one
+ * after another and answers with their latencies (ms) as one JSON line; `exit` ends it. The parent
+ * alternates chunks of DBOS and Keel, so both systems meet the same disk and the same load.
+ */
+async function serveSequential(once: (i: number) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 50; i++) await once(-1 - i); // warm-up
-  const lat: number[] = [];
-  const before = await walSyncs(url);
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await once(i);
-    lat.push(performance.now() - t);
+  process.stdout.write('ready\n');
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const [command, n = '0', offset = '0'] = line.trim().split(' ');
+    if (command === 'exit') break;
+    const lat: number[] = [];
+    for (let i = 0; i < Number(n); i++) {
+      const t = performance.now();
+      await once(Number(offset) + i);
+      lat.push(performance.now() - t);
+    }
+    process.stdout.write(`${JSON.stringify(lat)}\n`);
   }
-  const syncs = ((await walSyncs(url)) - before) / n;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), syncs };
+  lines.close();
+}
+
+/** The parent's handle on a serving child. */
+interface SequentialChild {
+  chunk(n: number, offset: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+function startSequential(system: 'keel' | 'dbos', url: string): Promise<SequentialChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), `${system}-seq`, url], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const next = (): Promise<string> => new Promise((resolve) => waiting.push(resolve));
+  const exited = new Promise<void>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${system} child exited ${code}`)))),
+  );
+  return Promise.race([
+    next().then((): SequentialChild => ({
+      async chunk(n, offset) {
+        const answer = next();
+        child.stdin.write(`seq ${n} ${offset}\n`);
+        return JSON.parse(await answer) as number[];
+      },
+      async close() {
+        child.stdin.end('exit\n');
+        await exited;
+      },
+    })),
+    exited.then(() => {
+      throw new Error(`${system} child exited before it was ready`);
+    }),
+  ]);
+}
+
+/**
+ * Sequential latency of DBOS and Keel, paired: chunks of CHUNK workflows, alternating which system
+ * goes first, with the server's WAL flushes counted around each chunk.
+ */
+async function pairedSequential(url: string): Promise<{ dbos: Figures; keel: Figures }> {
+  const [dbos, keel] = await Promise.all([startSequential('dbos', url), startSequential('keel', url)]);
+  const lat = { dbos: [] as number[], keel: [] as number[] };
+  const syncs = { dbos: 0, keel: 0 };
+  try {
+    for (let done = 0, c = 0; done < SEQ; done += CHUNK, c++) {
+      const order = c % 2 === 0 ? (['dbos', 'keel'] as const) : (['keel', 'dbos'] as const);
+      for (const system of order) {
+        const before = await walSyncs(url);
+        lat[system].push(...(await (system === 'dbos' ? dbos : keel).chunk(Math.min(CHUNK, SEQ - done), done)));
+        syncs[system] += (await walSyncs(url)) - before;
+      }
+    }
+  } finally {
+    await Promise.all([dbos.close(), keel.close()]);
+  }
+  const figures = (xs: number[], flushes: number): Figures => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { p50: pct(sorted, 50), p99: pct(sorted, 99), syncs: flushes / xs.length, throughput: NaN };
+  };
+  return { dbos: figures(lat.dbos, syncs.dbos), keel: figures(lat.keel, syncs.keel) };
 }
 
 /** The floor under any durable write on this server: p50 of one autocommitted one-row INSERT. */
@@ -109,15 +184,16 @@ async function keelWorker(url: string, mode: string, n: number, offset: number, 
   const engine = createEngine({ store, workflows: [three] });
   await engine.start();
   const once = async (i: number) => (await engine.run(three, i, { id: `${mode}-${i}-${process.pid}` })).result();
-  const out: Record<string, number> = {};
-  if (mode === 'seq') Object.assign(out, await sequential(once, n, url));
-  else {
-    await concurrent((i) => once(-1 - i), 100); // warm-up
-    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-    const ms = await concurrent(once, n, offset);
-    out.ms = ms;
-    out.end = Date.now();
+  if (mode === 'seq') {
+    await serveSequential(once);
+    await engine.stop();
+    await store.close();
+    return;
   }
+  await concurrent((i) => once(-1 - i), 100); // warm-up
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+  const ms = await concurrent(once, n, offset);
+  const out = { ms, end: Date.now() };
   await engine.stop();
   await store.close();
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -145,7 +221,7 @@ async function keelThroughput(url: string, workers: number): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // DBOS, in its own process too: `postgres.ts dbos <url>`
 
-async function dbosProcess(url: string): Promise<void> {
+async function dbosProcess(url: string, mode: 'seq' | 'tp'): Promise<void> {
   const { DBOS } = await import('@dbos-inc/dbos-sdk');
   DBOS.setConfig({ name: 'keel-bench', systemDatabaseUrl: url, logLevel: 'error' });
   const s1 = DBOS.registerStep(async (x: number) => Promise.resolve(x + 1), { name: 's1' });
@@ -161,21 +237,25 @@ async function dbosProcess(url: string): Promise<void> {
   );
   await DBOS.launch();
   const once = (i: number) => three(i);
-  const lat = await sequential(once, SEQ, url);
+  if (mode === 'seq') {
+    await serveSequential(once);
+    await DBOS.shutdown();
+    return;
+  }
   await concurrent((i) => once(-1000 - i), 100); // warm-up
   const ms = await concurrent(once, N, 10_000);
   await DBOS.shutdown();
-  process.stdout.write(`${JSON.stringify({ ...lat, throughput: N / (ms / 1000) })}\n`);
+  process.stdout.write(`${JSON.stringify({ throughput: N / (ms / 1000) })}\n`);
 }
 
-function runDbos(url: string): Promise<Figures> {
+function runDbos(url: string): Promise<{ throughput: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), 'dbos', url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Figures) : reject(new Error(`dbos exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as { throughput: number }) : reject(new Error(`dbos exited ${code}`))));
   });
 }
 
@@ -183,8 +263,10 @@ function runDbos(url: string): Promise<Figures> {
 
 async function main(): Promise<void> {
   const [mode, url = '', ...rest] = process.argv.slice(2);
-  if (mode === 'keel') return keelWorker(url, rest[0] ?? 'seq', Number(rest[1]), Number(rest[2]), Number(rest[3]));
-  if (mode === 'dbos') return dbosProcess(url);
+  if (mode === 'keel-seq') return keelWorker(url, 'seq', 0, 0, 0);
+  if (mode === 'keel') return keelWorker(url, rest[0] ?? 'tp', Number(rest[1]), Number(rest[2]), Number(rest[3]));
+  if (mode === 'dbos-seq') return dbosProcess(url, 'seq');
+  if (mode === 'dbos') return dbosProcess(url, 'tp');
 
   const name = `keel_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -196,17 +278,17 @@ async function main(): Promise<void> {
   try {
     console.log(
       `PostgreSQL ${target.replace(/:[^:@/]*@/, ':***@')}; ${SEQ} sequential workflows, ${N} for throughput (${WINDOW} in flight); ` +
-        `${ROUNDS} round(s), DBOS then Keel in each`,
+        `${ROUNDS} round(s); sequential workflows in turns of ${CHUNK}, DBOS and Keel alternating`,
     );
     const rows: { dbos: Figures; keel: Figures; keel2: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const load = loadavg()[0]?.toFixed(2);
-      const dbos = await runDbos(target);
-      const keelSeq = await runKeel(target, 'seq', SEQ);
+      const paired = await pairedSequential(target);
+      const floor = await bareCommit(target);
+      const dbos = { ...paired.dbos, throughput: (await runDbos(target)).throughput };
       const keel1 = await keelThroughput(target, 1);
       const keel2 = await keelThroughput(target, 2);
-      const floor = await bareCommit(target);
-      const keel = { p50: keelSeq.p50, p99: keelSeq.p99, syncs: keelSeq.syncs, throughput: keel1 };
+      const keel = { ...paired.keel, throughput: keel1 };
       rows.push({ dbos, keel, keel2 });
       console.log(`round ${round} (load average ${load} before, ${loadavg()[0]?.toFixed(2)} after)`);
       console.log(`  one bare commit on this server (a one-row INSERT): p50 ${floor.toFixed(2)} ms`);
