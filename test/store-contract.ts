@@ -291,11 +291,11 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect((await store.listRuns({ cursor: page.nextCursor! })).runs).toHaveLength(5);
       });
 
-      it('rejects an invalid cursor with a validation error', async () => {
+      it('rejects an invalid cursor with INVALID_CURSOR, as the status-change feed does', async () => {
         await store.createRun(newRun('a'), T0);
-        await expect(store.listRuns({ cursor: 'not a cursor' })).rejects.toMatchObject({ code: ErrorCode.Validation });
+        await expect(store.listRuns({ cursor: 'not a cursor' })).rejects.toMatchObject({ code: ErrorCode.InvalidCursor });
         await expect(store.listRuns({ cursor: Buffer.from('{"x":1}').toString('base64url') })).rejects.toMatchObject({
-          code: ErrorCode.Validation,
+          code: ErrorCode.InvalidCursor,
         });
       });
     });

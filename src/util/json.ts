@@ -47,7 +47,9 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   } catch {
     // fall through
   }
-  throw new KeelError(ErrorCode.Validation, `Invalid cursor '${cursor}': pass the nextCursor of a previous page unchanged.`);
+  throw new KeelError(ErrorCode.InvalidCursor, `Invalid cursor '${cursor}': pass the nextCursor of a previous page unchanged, or omit it for the first page.`, {
+    details: { cursor, problem: 'malformed' },
+  });
 }
 
 /** The id a status-change cursor of the memory and SQLite stores names (its decimal text), or

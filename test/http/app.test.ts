@@ -61,7 +61,8 @@ describe('HTTP app (app.request, no socket)', () => {
     const second = (await (await http.app.request(`/runs?limit=2&cursor=${first.nextCursor}`, { headers: bearer(read) })).json()) as { runs: { id: string }[] };
     expect([...first.runs, ...second.runs].map((r) => r.id).sort()).toEqual(['p1', 'p2', 'p3']);
     const badCursor = await http.app.request('/runs?cursor=zzz', { headers: bearer(read) });
-    expect(badCursor.status).toBe(422);
+    expect(badCursor.status).toBe(400);
+    expect(((await badCursor.json()) as { error: { code: string } }).error.code).toBe('INVALID_CURSOR');
   });
 
   it('answers every error as { error: { code, message, details } } with the right status', async () => {
