@@ -134,6 +134,25 @@ function prepareWrite(w: RunWrite): Record<string, unknown> {
   };
 }
 
+/** A write that changes no status and touches no other run or inbox: events, state, last error. */
+function isPlainWrite(w: RunWrite): boolean {
+  return w.transition === undefined && !w.consume?.length && !w.createRuns?.length && !w.deliver?.length && !w.createTasks?.length && !w.expireTasks?.length;
+}
+
+/** The parameters of the plainWrite statement, in the order it numbers them. */
+function plainWriteValues(batchId: string, w: RunWrite, now: number): unknown[] {
+  return [
+    batchId,
+    w.runId,
+    w.token,
+    w.events.map((e) => JSON.stringify(e)),
+    now,
+    w.state === undefined ? null : JSON.stringify(w.state),
+    w.lastError === undefined ? 0 : w.lastError === null ? 2 : 1,
+    w.lastError ? JSON.stringify(w.lastError) : null,
+  ];
+}
+
 type RawResult =
   | { ok: true; lastSeq: number; suspended: boolean; pending: { id: number; runId: string; name: string; payload: string | null; sentAt: number }[] }
   | { ok: false; reason: 'fenced' };
@@ -583,14 +602,19 @@ export class PostgresStore implements Store {
   async write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
     if (batch.length === 0) return [];
     if (batch.some((w) => w.createTasks?.length || w.expireTasks?.length)) return this.writeWithTasks(batch, now);
-    // Serialise first: a value JSON cannot hold refuses the batch before anything is sent.
-    const json = JSON.stringify(batch.map(prepareWrite));
     // Time-ordered, so the write log's index grows at its right edge instead of at random places.
     const batchId = uuidv7();
+    // Serialise first: a value JSON cannot hold refuses the batch before anything is sent.
+    // One plain write (a step's record, a state change: sequential work) goes as one statement with
+    // typed parameters; everything else through apply_writes.
+    const plain = batch.length === 1 && isPlainWrite(batch[0] as RunWrite) ? (batch[0] as RunWrite) : undefined;
+    const [text, values] = plain
+      ? [this.sql.plainWrite, plainWriteValues(batchId, plain, now)]
+      : [this.sql.write, [batchId, JSON.stringify(batch.map(prepareWrite)), now]];
     let row: { results: RawResult[] } | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        [row] = await this.rows<{ results: RawResult[] }>('always', this.sql.write, [batchId, json, now]);
+        [row] = await this.rows<{ results: RawResult[] }>('always', text, values);
         break;
       } catch (err) {
         // A retry raced the lost attempt, which committed after all: the next call finds its results.
@@ -880,6 +904,34 @@ function statements(q: string) {
       UPDATE ${q}.runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ANY ($1::text[]) RETURNING id`,
     nextWakeAt: `SELECT min(due_at) AS at FROM ${q}.runs WHERE due_at IS NOT NULL`,
     write: `SELECT ${q}.apply_writes($1, $2, $3) AS results`,
+    // One plain write (isPlainWrite): what apply_writes does for it, as one statement without its
+    // JSON decoding. Same write log: a batch id already applied returns its stored results and
+    // applies nothing; a retry racing its lost first attempt fails on the log's key (23505) and is
+    // rolled back whole, and the next attempt finds the results.
+    plainWrite: `
+      WITH prior AS (SELECT l.results FROM ${q}.write_log l WHERE l.id = $1),
+      head AS (
+        UPDATE ${q}.runs r SET
+          last_seq = r.last_seq + cardinality($4::text[]),
+          updated_at = $5,
+          state = coalesce($6::text, r.state),
+          last_error = CASE $7::integer WHEN 0 THEN r.last_error WHEN 1 THEN $8::text ELSE NULL END
+        WHERE r.id = $2 AND r.lease_token = $3 AND r.status = 'running' AND NOT EXISTS (SELECT 1 FROM prior)
+        RETURNING r.last_seq
+      ), ev AS (
+        INSERT INTO ${q}.events (run_id, seq, at, data)
+        SELECT $2, h.last_seq - cardinality($4::text[]) + x.ord::integer, $5, x.data
+        FROM head h, unnest($4::text[]) WITH ORDINALITY AS x(data, ord)
+      ), outcome AS (
+        SELECT coalesce(
+          (SELECT p.results FROM prior p),
+          (SELECT json_build_array(json_build_object('ok', true, 'lastSeq', h.last_seq, 'suspended', false, 'pending', '[]'::json)) FROM head h),
+          '[{"ok":false,"reason":"fenced"}]'::json
+        ) AS results
+      ), logged AS (
+        INSERT INTO ${q}.write_log (id, results) SELECT $1, o.results FROM outcome o WHERE NOT EXISTS (SELECT 1 FROM prior)
+      )
+      SELECT results FROM outcome`,
     prune: `DELETE FROM ${q}.write_log WHERE created < now() - interval '15 minutes'`,
     // The row of `known` always comes back; the page's rows are joined to it (none when unknown).
     statusChanges: `
