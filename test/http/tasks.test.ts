@@ -1,6 +1,5 @@
 /**
- * Human tasks and resume over HTTP. These engine methods come from the human-tasks change
- * (issue 5); until it is merged the routes are not registered and these tests are skipped.
+ * Human tasks and resume over HTTP, on a real socket.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
