@@ -149,6 +149,31 @@ describe('SqliteStore on a file', () => {
     expect((await store.statusChanges({ after: end })).changes.map((c) => c.runId)).toEqual(['next']);
   });
 
+  it('prunes in batches: 1,200 ended runs go with their history, and one resumed meanwhile is kept', async () => {
+    const store = await openStore();
+    const ids = Array.from({ length: 1_200 }, (_, i) => `done-${String(i).padStart(4, '0')}`);
+    for (const [i, id] of ids.entries()) {
+      const { lease } = await store.createRun({ id, kind: 'workflow', workflow: 'w', version: '1', input: i, claim: { owner: 'w1', expiresAt: T0 + 1000 } }, T0);
+      const error = { name: 'Error', message: 'boom' };
+      await store.write([{ runId: id, token: lease!.token, events: [{ type: 'run.failed', error }], transition: { status: 'failed', error } }], T0 + 1);
+    }
+    const db = store.database;
+    const count = (table: string): number => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect(count('events')).toBe(2_400);
+
+    // The candidates are read when the call starts; the last one is resumed before its batch comes.
+    const pruning = store.pruneRuns(T0 + 10);
+    const last = ids.at(-1) as string;
+    await store.reopenRun(last, { type: 'run.resumed', previousError: { name: 'Error', message: 'boom' } }, T0 + 11);
+    expect(await pruning).toBe(1_199);
+
+    expect(count('runs')).toBe(1);
+    expect((await store.getRun(last))?.status).toBe('pending');
+    expect((await store.history(last)).map((e) => e.type)).toEqual(['run.started', 'run.failed', 'run.resumed']);
+    expect(count('events')).toBe(3);
+    expect(db.prepare('SELECT DISTINCT run_id AS id FROM status_changes').all()).toEqual([{ id: last }]);
+  });
+
   it('keeps runs, history and inboxes across close and re-open', async () => {
     const first = await openStore();
     const { lease } = await first.createRun(

@@ -283,8 +283,9 @@ export interface Store {
 
   /**
    * Optional: delete terminal runs (completed, failed, cancelled) that ended before `before`
-   * (epoch ms), with their history and inbox, in one transaction, and their status changes (in
-   * the same transaction or, on SQLite, by a sweep right after it); with `dryRun` only count them.
+   * (epoch ms), each with its history and inbox all or nothing, and their status changes; with
+   * `dryRun` only count them. A store may work in batches (SQLite deletes 500 runs per transaction,
+   * then sweeps the status changes, so that writers are never held up for long).
    * Returns how many runs were (or would be) deleted. Runs that are not terminal are never touched.
    */
   pruneRuns?(before: number, options?: { dryRun?: boolean }): Promise<number>;

@@ -152,6 +152,9 @@ function settle<T>(fn: () => T): Promise<T> {
 
 const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
 
+/** How many runs one transaction of pruneRuns deletes. */
+const PRUNE_BATCH = 500;
+
 function prepareStatements(db: Database.Database) {
   return {
     getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`),
@@ -585,17 +588,34 @@ export class SqliteStore implements Store {
     const db = this.c.db;
     const match = `SELECT id FROM runs WHERE status IN ${TERMINAL_SQL} AND completed_at < ?`;
     if (options.dryRun) return settle(() => db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
-    const { pruned, feedEnd } = await settle(() =>
-      db
-        .transaction(() => {
-          db.prepare(`DELETE FROM events WHERE run_id IN (${match})`).run(before);
-          db.prepare(`DELETE FROM inbox WHERE run_id IN (${match})`).run(before);
-          const n = db.prepare(`DELETE FROM runs WHERE id IN (${match})`).run(before).changes;
-          return { pruned: n, feedEnd: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM status_changes').get()?.id ?? 0 };
-        })
-        .immediate(),
+    // The candidates are read first (a reader takes no lock), then deleted PRUNE_BATCH runs per
+    // transaction, so that a large prune never holds the write lock for long: workers write in
+    // between instead of waiting past their busy timeout. Each batch checks its runs again, since
+    // one may have been resumed meanwhile; a run goes with its history and inbox, all or nothing.
+    const candidates = await settle(() => db.prepare<[number], { id: string }>(match).all(before).map((r) => r.id));
+    const inBatch = `SELECT value FROM json_each(?)`;
+    const stillMatching = db.prepare<[string, number], { id: string }>(
+      `SELECT id FROM runs WHERE id IN (${inBatch}) AND status IN ${TERMINAL_SQL} AND completed_at < ?`,
     );
-    if (pruned > 0) await this.sweepStatusChanges(feedEnd);
+    const deleteEvents = db.prepare<[string]>(`DELETE FROM events WHERE run_id IN (${inBatch})`);
+    const deleteInbox = db.prepare<[string]>(`DELETE FROM inbox WHERE run_id IN (${inBatch})`);
+    const deleteRuns = db.prepare<[string]>(`DELETE FROM runs WHERE id IN (${inBatch})`);
+    const batch = db.transaction((ids: string[]): number => {
+      const doomed = JSON.stringify(stillMatching.all(JSON.stringify(ids), before).map((r) => r.id));
+      deleteEvents.run(doomed);
+      deleteInbox.run(doomed);
+      return deleteRuns.run(doomed).changes;
+    });
+    let pruned = 0;
+    for (let i = 0; i < candidates.length; i += PRUNE_BATCH) {
+      const ids = candidates.slice(i, i + PRUNE_BATCH);
+      pruned += await settle(() => batch.immediate(ids));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (pruned > 0) {
+      const feedEnd = await settle(() => db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM status_changes').get()?.id ?? 0);
+      await this.sweepStatusChanges(feedEnd);
+    }
     return pruned;
   }
 
