@@ -1072,10 +1072,25 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const waiting = await started('waiting');
         await suspend(waiting, ['go'], null, T0 + 30);
         await store.createRun(newRun('pending'), T0);
+        // A human task of a pruned run goes with it.
+        const asked = await started('old-asked');
+        await writeOne(
+          {
+            runId: 'old-asked',
+            token: asked.token,
+            events: [{ type: 'human.requested', pos: 1, taskId: 'task-old', name: 'review', title: 'Review it' }],
+            createTasks: [{ id: 'task-old', pos: 1, name: 'review', title: 'Review it' }],
+          },
+          T0 + 40,
+        );
+        await writeOne({ runId: 'old-asked', token: asked.token, events: [{ type: 'run.cancelled' }], transition: { status: 'cancelled' } }, T0 + 50);
+        expect(await store.getTask('task-old')).toMatchObject({ status: 'cancelled' });
 
-        expect(await store.pruneRuns(T0 + 1_000, { dryRun: true })).toBe(2);
+        expect(await store.pruneRuns(T0 + 1_000, { dryRun: true })).toBe(3);
         expect(await mustGet('old')).toMatchObject({ status: 'completed' });
-        expect(await store.pruneRuns(T0 + 1_000)).toBe(2);
+        expect(await store.pruneRuns(T0 + 1_000)).toBe(3);
+        expect(await store.getTask('task-old')).toBeUndefined();
+        expect((await store.listTasks({})).tasks).toEqual([]);
         expect(await store.getRun('old')).toBeUndefined();
         expect(await store.getRun('old-failed')).toBeUndefined();
         expect(await store.history('old')).toEqual([]);

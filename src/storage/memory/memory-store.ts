@@ -430,6 +430,7 @@ export class MemoryStore implements Store {
       this.events.delete(id);
       this.inboxes.delete(id);
     }
+    for (const [id, task] of this.tasks) if (pruned.has(task.runId)) this.tasks.delete(id);
     const kept = this.changes.filter((c) => !pruned.has(c.runId));
     this.changes.splice(0, this.changes.length, ...kept);
     return Promise.resolve(pruned.size);

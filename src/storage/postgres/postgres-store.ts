@@ -783,7 +783,7 @@ export class PostgresStore implements Store {
     throw reopenConflict(runId, current.status);
   }
 
-  /** Store.pruneRuns: one statement, so the runs, their events and inboxes go together. */
+  /** Store.pruneRuns: one statement, so the runs, their events, inboxes, tasks and status changes go together. */
   async pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
     const match = `SELECT id FROM ${this.q}.runs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < $1`;
     if (options.dryRun) {
@@ -792,11 +792,13 @@ export class PostgresStore implements Store {
     }
     const [row] = await this.rows<{ n: string }>(
       'always',
-      `WITH doomed AS (${match}),
-         e AS (DELETE FROM ${this.q}.events WHERE run_id IN (SELECT id FROM doomed)),
-         i AS (DELETE FROM ${this.q}.inbox WHERE run_id IN (SELECT id FROM doomed)),
-         c AS (DELETE FROM ${this.q}.status_changes WHERE run_id IN (SELECT id FROM doomed)),
-         r AS (DELETE FROM ${this.q}.runs WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+      // The runs first, with their condition on the DELETE itself: a run resumed while this waited
+      // for its row is checked again as it is now, and kept, history and all.
+      `WITH r AS (DELETE FROM ${this.q}.runs WHERE id IN (${match}) AND status IN ('completed', 'failed', 'cancelled') AND completed_at < $1 RETURNING id),
+         e AS (DELETE FROM ${this.q}.events WHERE run_id IN (SELECT id FROM r)),
+         i AS (DELETE FROM ${this.q}.inbox WHERE run_id IN (SELECT id FROM r)),
+         t AS (DELETE FROM ${this.q}.tasks WHERE run_id IN (SELECT id FROM r)),
+         c AS (DELETE FROM ${this.q}.status_changes WHERE run_id IN (SELECT id FROM r))
        SELECT count(*) AS n FROM r`,
       [before],
     );

@@ -591,7 +591,8 @@ export class SqliteStore implements Store {
     // The candidates are read first (a reader takes no lock), then deleted PRUNE_BATCH runs per
     // transaction, so that a large prune never holds the write lock for long: workers write in
     // between instead of waiting past their busy timeout. Each batch checks its runs again, since
-    // one may have been resumed meanwhile; a run goes with its history and inbox, all or nothing.
+    // one may have been resumed meanwhile; a run goes with its history, inbox and human tasks, all
+    // or nothing.
     const candidates = await settle(() => db.prepare<[number], { id: string }>(match).all(before).map((r) => r.id));
     const inBatch = `SELECT value FROM json_each(?)`;
     const stillMatching = db.prepare<[string, number], { id: string }>(
@@ -599,11 +600,13 @@ export class SqliteStore implements Store {
     );
     const deleteEvents = db.prepare<[string]>(`DELETE FROM events WHERE run_id IN (${inBatch})`);
     const deleteInbox = db.prepare<[string]>(`DELETE FROM inbox WHERE run_id IN (${inBatch})`);
+    const deleteTasks = db.prepare<[string]>(`DELETE FROM tasks WHERE run_id IN (${inBatch})`);
     const deleteRuns = db.prepare<[string]>(`DELETE FROM runs WHERE id IN (${inBatch})`);
     const batch = db.transaction((ids: string[]): number => {
       const doomed = JSON.stringify(stillMatching.all(JSON.stringify(ids), before).map((r) => r.id));
       deleteEvents.run(doomed);
       deleteInbox.run(doomed);
+      deleteTasks.run(doomed);
       return deleteRuns.run(doomed).changes;
     });
     let pruned = 0;
