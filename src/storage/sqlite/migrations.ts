@@ -113,8 +113,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    description: 'the status-change feed',
+    description: 'the status-change feed, and human tasks by run',
     sql: `
+      -- pruneRuns deletes a run's human tasks with it, a batch of runs at a time: by run, not by
+      -- scanning every task once per batch. (Tasks are few beside steps: the index costs little.)
+      CREATE INDEX tasks_run ON tasks (run_id);
+
       -- One row per change of a run's status, written by triggers on runs in the transaction that
       -- makes the change, so every code path records it. SQLite has one writer at a time, so id
       -- order is commit order and a reader continuing after an id misses nothing. AUTOINCREMENT:
