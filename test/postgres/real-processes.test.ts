@@ -86,7 +86,10 @@ describe('PostgreSQL with real worker processes', () => {
     const { dir, start, q } = await setup('scale');
     const effects = (w: string) => join(dir, `${w}.effects`);
     const workers = ['w0', 'w1', 'w2', 'w3'].map((w) =>
-      start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '2000', KEEL_APP: `keel-scale-${w}` }),
+      // Leases of 5 s: longer than the wait below for the victim's connections to close, so that its
+      // runs are still held when they are read (with 2 s, a slow close under load let the others
+      // take them all first).
+      start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '5000', KEEL_APP: `keel-scale-${w}` }),
     );
     await Promise.all(workers.map((w) => w.waitFor('ready')));
     const t0 = Date.now();
