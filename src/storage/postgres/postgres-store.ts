@@ -601,16 +601,23 @@ export class PostgresStore implements Store {
 
   async write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
     if (batch.length === 0) return [];
-    if (batch.some((w) => w.createTasks?.length || w.expireTasks?.length)) return this.writeWithTasks(batch, now);
     // Time-ordered, so the write log's index grows at its right edge instead of at random places.
     const batchId = uuidv7();
-    // Serialise first: a value JSON cannot hold refuses the batch before anything is sent.
-    // One plain write (a step's record, a state change: sequential work) goes as one statement with
-    // typed parameters; everything else through apply_writes.
-    const plain = batch.length === 1 && isPlainWrite(batch[0] as RunWrite) ? (batch[0] as RunWrite) : undefined;
-    const [text, values] = plain
-      ? [this.sql.plainWrite, plainWriteValues(batchId, plain, now)]
-      : [this.sql.write, [batchId, JSON.stringify(batch.map(prepareWrite)), now]];
+    // One statement per batch, retried by batch id. Serialised first: a value JSON cannot hold
+    // refuses the batch before anything is sent.
+    // - writes that create or expire human tasks (rare: one per task): apply_writes_with_tasks;
+    // - one plain write (a step's record, a state change: sequential work): plainWrite, typed
+    //   parameters, no JSON decoding on the server;
+    // - everything else: apply_writes.
+    const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
+    const [text, values] = batch.some((w) => w.createTasks?.length || w.expireTasks?.length)
+      ? [
+          this.sql.writeWithTasks,
+          [batchId, JSON.stringify(batch.map(prepareWrite)), JSON.stringify(batch.map((w) => ({ r: w.runId, c: w.createTasks ?? [], x: w.expireTasks ?? [] }))), now],
+        ]
+      : only && isPlainWrite(only)
+        ? [this.sql.plainWrite, plainWriteValues(batchId, only, now)]
+        : [this.sql.write, [batchId, JSON.stringify(batch.map(prepareWrite)), now]];
     let row: { results: RawResult[] } | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -621,7 +628,7 @@ export class PostgresStore implements Store {
         if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
       }
     }
-    if (!row) throw new KeelError(ErrorCode.InvalidState, 'apply_writes returned no row');
+    if (!row) throw new KeelError(ErrorCode.InvalidState, 'A write statement returned no row');
     this.maybePrune();
     return row.results.map((r) =>
       r.ok
@@ -673,40 +680,6 @@ export class PostgresStore implements Store {
 
   // -------------------------------------------------------------------------------------------
   // Human tasks and reopening (kept together at the end of the class)
-
-  /** A batch in which some writes create or expire human tasks: apply_writes_with_tasks, one
-   * transaction, retried by batch id like {@link write}. Task writes are rare (one per human task),
-   * so the hot path keeps its own statement. */
-  private async writeWithTasks(batch: RunWrite[], now: number): Promise<WriteResult[]> {
-    const json = JSON.stringify(batch.map(prepareWrite));
-    const tasks = JSON.stringify(batch.map((w) => ({ r: w.runId, c: w.createTasks ?? [], x: w.expireTasks ?? [] })));
-    const batchId = crypto.randomUUID();
-    let row: { results: RawResult[] } | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        [row] = await this.rows<{ results: RawResult[] }>('always', `SELECT ${this.q}.apply_writes_with_tasks($1, $2, $3, $4) AS results`, [
-          batchId,
-          json,
-          tasks,
-          now,
-        ]);
-        break;
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
-      }
-    }
-    if (!row) throw new KeelError(ErrorCode.InvalidState, 'apply_writes_with_tasks returned no row');
-    return row.results.map((r) =>
-      r.ok
-        ? {
-            ok: true,
-            lastSeq: r.lastSeq,
-            suspended: r.suspended,
-            pending: r.pending.map((m) => ({ id: Number(m.id), runId: m.runId, name: m.name, payload: fromJson(m.payload), sentAt: Number(m.sentAt) })),
-          }
-        : { ok: false, reason: 'fenced' },
-    );
-  }
 
   async getTask(id: string): Promise<HumanTaskRecord | undefined> {
     const [row] = await this.rows<TaskRow>('always', `SELECT ${TASK_COLUMNS} FROM ${this.q}.tasks WHERE id = $1`, [id]);
@@ -906,6 +879,7 @@ function statements(q: string) {
       UPDATE ${q}.runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ANY ($1::text[]) RETURNING id`,
     nextWakeAt: `SELECT min(due_at) AS at FROM ${q}.runs WHERE due_at IS NOT NULL`,
     write: `SELECT ${q}.apply_writes($1, $2, $3) AS results`,
+    writeWithTasks: `SELECT ${q}.apply_writes_with_tasks($1, $2, $3, $4) AS results`,
     // One plain write (isPlainWrite): what apply_writes does for it, as one statement without its
     // JSON decoding. Same write log: a batch id already applied returns its stored results and
     // applies nothing; a retry racing its lost first attempt fails on the log's key (23505) and is
