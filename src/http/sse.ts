@@ -53,6 +53,25 @@ class Waker {
   }
 }
 
+/** A waker poked by the engine events `wanted` picks and by the end of the request or the stream;
+ * `close` stops listening. */
+function wakeOn(engine: Engine, stream: SSEStreamingApi, signal: AbortSignal, wanted: (e: EngineEvent) => boolean): { waker: Waker; close: () => void } {
+  const waker = new Waker();
+  const off = engine.on('*', (e: EngineEvent) => {
+    if (wanted(e)) waker.poke();
+  });
+  const onAbort = (): void => waker.poke();
+  signal.addEventListener('abort', onAbort);
+  stream.onAbort(onAbort);
+  return {
+    waker,
+    close: () => {
+      off();
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export async function streamRunHistory(
   engine: Engine,
   runId: string,
@@ -61,13 +80,7 @@ export async function streamRunHistory(
   signal: AbortSignal,
   options: StreamOptions,
 ): Promise<void> {
-  const waker = new Waker();
-  const off = engine.on('*', (e: EngineEvent) => {
-    if (e.runId === runId) waker.poke();
-  });
-  const onAbort = (): void => waker.poke();
-  signal.addEventListener('abort', onAbort);
-  stream.onAbort(onAbort);
+  const { waker, close } = wakeOn(engine, stream, signal, (e) => e.runId === runId);
   let last = afterSeq;
   let quietSince = Date.now();
   try {
@@ -92,8 +105,7 @@ export async function streamRunHistory(
       }
     }
   } finally {
-    off();
-    signal.removeEventListener('abort', onAbort);
+    close();
   }
 }
 
@@ -129,13 +141,7 @@ export async function streamStatusChanges(
 ): Promise<void> {
   // Dirty from the start: a change committed between the first read and this subscription is read
   // at once rather than at the next poll.
-  const waker = new Waker();
-  const off = engine.on('*', (e: EngineEvent) => {
-    if (STATUS_EVENTS.has(e.type)) waker.poke();
-  });
-  const onAbort = (): void => waker.poke();
-  signal.addEventListener('abort', onAbort);
-  stream.onAbort(onAbort);
+  const { waker, close } = wakeOn(engine, stream, signal, (e) => STATUS_EVENTS.has(e.type));
   let page = first;
   let quietSince = Date.now();
   try {
@@ -160,7 +166,6 @@ export async function streamStatusChanges(
       page = await engine.statusChanges({ after: page.cursor, limit: STATUS_PAGE });
     }
   } finally {
-    off();
-    signal.removeEventListener('abort', onAbort);
+    close();
   }
 }
