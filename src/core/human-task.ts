@@ -42,16 +42,7 @@ export interface HumanTaskRecord {
 }
 
 /** A task created by a run write; run id and workflow come from the run. */
-export interface NewHumanTask {
-  id: string;
-  pos: number;
-  name: string;
-  title: string;
-  description?: string;
-  jsonSchema?: Record<string, unknown>;
-  assignee?: string;
-  deadlineAt?: number;
-}
+export type NewHumanTask = Pick<HumanTaskRecord, 'id' | 'pos' | 'name' | 'title' | 'description' | 'jsonSchema' | 'assignee' | 'deadlineAt'>;
 
 export interface ListTasksQuery {
   status?: TaskStatus | TaskStatus[];

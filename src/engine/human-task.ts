@@ -14,7 +14,7 @@
  */
 import type { StandardSchemaV1 } from '../core/schema.js';
 import { validate } from '../core/schema.js';
-import type { HumanTaskRecord, TaskStatus } from '../core/human-task.js';
+import type { HumanTaskRecord } from '../core/human-task.js';
 import type { Duration } from '../util/duration.js';
 
 export interface HumanTaskOptions<S extends StandardSchemaV1 = StandardSchemaV1> {
@@ -51,18 +51,7 @@ export type HumanTaskResult<T> =
   | { status: 'cancelled'; taskId: string; by?: string };
 
 /** A human task as the engine reports it (times as Dates). */
-export interface HumanTaskInfo {
-  id: string;
-  runId: string;
-  workflow: string;
-  name: string;
-  title: string;
-  description?: string;
-  jsonSchema?: Record<string, unknown>;
-  assignee?: string;
-  status: TaskStatus;
-  data?: unknown;
-  completedBy?: string;
+export interface HumanTaskInfo extends Omit<HumanTaskRecord, 'pos' | 'createdAt' | 'completedAt' | 'deadlineAt'> {
   createdAt: Date;
   completedAt?: Date;
   deadlineAt?: Date;
