@@ -323,21 +323,10 @@ export function loadWizardDefinitions(engine: Pick<HostEngine, 'register'>, fold
 // ---------------------------------------------------------------------------------------------
 // Talking to wizard runs
 
-/** What `startWizard`, `wizardInput` and `wizardBack` answer. */
-export interface WizardReply {
+/** What `startWizard`, `wizardInput` and `wizardBack` answer: the run's snapshot after the call
+ * (`events` are the ones this call caused, in order), with the run id in place of the wizard name. */
+export interface WizardReply extends Omit<WizardSnapshot, 'wizard' | 'lastInput'> {
   runId: string;
-  status: WizardStatus;
-  prompt: PromptBundle | null;
-  answers: Record<string, unknown>;
-  /** Why the input or the step was refused (the run stays at the same step), or why the commit failed. */
-  error?: string;
-  errors?: string[];
-  /** The WIZARDS.md events this call caused, in order. */
-  events: WizardEvent[];
-  /** The commit's result once completed. */
-  result?: unknown;
-  /** The wizard's state, e.g. to check an answer in place with the pure wizard before sending it. */
-  state: WizardState;
 }
 
 export type WizardCallOptions = WaitOptions;
