@@ -31,3 +31,36 @@ describe('every start has a release', () => {
     expect(timers()).toBeLessThanOrEqual(before);
   });
 });
+
+describe('the event loop keeps turning', () => {
+  it('a long run of synchronous steps on SQLite lets timers and I/O in while it goes', async () => {
+    // The writer flushes at the end of each tick and SQLite answers at once, so without its yield
+    // a run of quick steps would never hand the event loop back (no timer, socket or lease renewal).
+    const many = defineWorkflow({
+      name: 'many',
+      async run(ctx) {
+        let x = 0;
+        for (let i = 0; i < 3_000; i++) x = await ctx.step(`s${i}`, () => x + 1);
+        return x;
+      },
+    });
+    const engine = createEngine({ store: `sqlite:${join(dir, 'turns.db')}`, workflows: [many] });
+    await engine.start();
+    let turns = 0;
+    let running = true;
+    const turn = (): void => {
+      turns++;
+      if (running) setImmediate(turn);
+    };
+    const started = performance.now();
+    const run = await engine.run(many, undefined);
+    setImmediate(turn);
+    expect(await run.result()).toBe(3_000);
+    const ms = performance.now() - started;
+    running = false;
+    await engine.stop();
+    // At least one turn every ~2 ms of the run (the writer's yield), with room for a slow machine.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(ms / 4));
+    expect(turns).toBeGreaterThan(5);
+  });
+});
