@@ -565,6 +565,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(r1).toEqual({ ok: true, lastSeq: 3, suspended: false, pending: [] });
         const r2 = await writeOne({ runId: 'r1', token: lease.token, events: [step(2)] }, T0 + 8);
         expect(r2).toMatchObject({ ok: true, lastSeq: 4 });
+        // A write of nothing changes nothing, not even the run's time.
         const r3 = await writeOne({ runId: 'r1', token: lease.token, events: [] }, T0 + 9);
         expect(r3).toMatchObject({ ok: true, lastSeq: 4 });
         expect(await store.history('r1', 1)).toEqual([
@@ -572,7 +573,47 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           { type: 'step.completed', pos: 1, name: 's1', attempt: 1, result: { v: 1 }, runId: 'r1', seq: 3, at: T0 + 7 },
           { type: 'step.started', pos: 2, name: 's2', attempt: 1, runId: 'r1', seq: 4, at: T0 + 8 },
         ]);
-        expect(await mustGet('r1')).toMatchObject({ lastSeq: 4, updatedAt: T0 + 9, status: 'running', leaseToken: 1 });
+        expect(await mustGet('r1')).toMatchObject({ lastSeq: 4, updatedAt: T0 + 8, status: 'running', leaseToken: 1 });
+        // A state write changes the run without an event.
+        await writeOne({ runId: 'r1', token: lease.token, events: [], state: { k: 1 } }, T0 + 10);
+        expect(await mustGet('r1')).toMatchObject({ lastSeq: 4, updatedAt: T0 + 10, state: { k: 1 } });
+      });
+
+      it('appends at the seq a write names, and refuses one that does not follow the history', async () => {
+        const lease = await started('r1');
+        const other = await started('r2');
+        expect(await writeOne({ runId: 'r1', token: lease.token, seq: 2, events: [step(1), done(1, 1)] }, T0 + 7)).toEqual({
+          ok: true,
+          lastSeq: 3,
+          suspended: false,
+          pending: [],
+        });
+        // Behind the history (a write sent again after it was applied), ahead of it (a gap), and a
+        // batch where one write is refused and the others are applied.
+        const results = await store.write(
+          [
+            { runId: 'r1', token: lease.token, seq: 2, events: [step(1)] },
+            { runId: 'r2', token: other.token, seq: 2, events: [step(1)] },
+            { runId: 'r1', token: lease.token, seq: 5, events: [step(2)], transition: { status: 'completed', output: 1 } },
+            { runId: 'r1', token: lease.token, seq: 4, events: [step(2)] },
+          ],
+          T0 + 8,
+        );
+        expect(results).toEqual([
+          { ok: false, reason: 'fenced' },
+          { ok: true, lastSeq: 2, suspended: false, pending: [] },
+          { ok: false, reason: 'fenced' },
+          { ok: true, lastSeq: 4, suspended: false, pending: [] },
+        ]);
+        expect((await store.history('r1')).map((e) => [e.seq, e.type])).toEqual([
+          [1, 'run.started'],
+          [2, 'step.started'],
+          [3, 'step.completed'],
+          [4, 'step.started'],
+        ]);
+        expect(await mustGet('r1')).toMatchObject({ status: 'running', lastSeq: 4, updatedAt: T0 + 8 });
+        // A write with no events has no position to check.
+        expect(await writeOne({ runId: 'r1', token: lease.token, seq: 99, events: [], state: { a: 1 } }, T0 + 9)).toMatchObject({ ok: true, lastSeq: 4 });
       });
 
       it('fences a stale token: nothing of that write is applied, the other writes of the batch are', async () => {

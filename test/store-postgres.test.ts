@@ -1,3 +1,4 @@
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
@@ -329,14 +330,14 @@ describe('PostgresStore', () => {
       JSON.stringify({ type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: { n: 1 } }),
     ];
     const id = crypto.randomUUID();
-    const values = [id, 'r1', lease.token, events, T0 + 1, JSON.stringify({ phase: 'a' }), 0, null];
+    const values = [id, 'r1', lease.token, events, T0 + 1, JSON.stringify({ phase: 'a' }), 0, null, 2];
     const [first] = await sql<{ results: unknown }>(call, values);
     const [second] = await sql<{ results: unknown }>(call, values);
     expect(first?.results).toEqual([{ ok: true, lastSeq: 3, suspended: false, pending: [] }]);
     expect(second?.results).toEqual(first?.results);
     expect((await store.history('r1')).map((e) => e.type)).toEqual(['run.started', 'step.started', 'step.completed']);
     expect((await store.getRun('r1'))?.state).toEqual({ phase: 'a' });
-    const [stale] = await sql<{ results: unknown }>(call, [crypto.randomUUID(), 'r1', lease.token + 1, events, T0 + 2, null, 0, null]);
+    const [stale] = await sql<{ results: unknown }>(call, [crypto.randomUUID(), 'r1', lease.token + 1, events, T0 + 2, null, 0, null, 4]);
     expect(stale?.results).toEqual([{ ok: false, reason: 'fenced' }]);
     expect(await store.history('r1')).toHaveLength(3);
   });
@@ -368,6 +369,68 @@ describe('PostgresStore', () => {
     expect(await pending).toEqual([{ ok: true, lastSeq: 3, suspended: false, pending: [] }]);
     const history = await store.history('r1');
     expect(history.map((e) => e.type)).toEqual(['run.started', 'step.started', 'step.completed']);
+  });
+
+  it('a step append whose commit succeeded but whose answer was lost is sent again and recognised, not appended twice', async () => {
+    // A proxy between the store and the server that, once armed, cuts the connection as the
+    // server's answer to the next query arrives: after its ReadyForQuery, so the statement has
+    // committed, and before the store has read any of it.
+    const upstream = new URL(db.url);
+    let armed = false;
+    let cuts = 0;
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port || 5432), upstream.hostname);
+      client.on('data', (d) => server.write(d));
+      server.on('data', (d: Buffer) => {
+        if (armed && hasReadyForQuery(d)) {
+          armed = false;
+          cuts++;
+          client.destroy();
+          server.destroy();
+          return;
+        }
+        client.write(d);
+      });
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+      server.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    let store: PostgresStore | undefined;
+    try {
+      const via = new URL(db.url);
+      via.hostname = '127.0.0.1';
+      via.port = String((proxy.address() as net.AddressInfo).port);
+      store = await openStore({ connectionString: via.toString(), max: 1 });
+      const lease = await claimed(store, 'r1');
+      const step: EventData[] = [
+        { type: 'step.started', pos: 1, name: 'a', attempt: 1 },
+        { type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: 42 },
+      ];
+      armed = true;
+      expect(await store.write([{ runId: 'r1', token: lease.token, seq: 2, events: step }], T0 + 1)).toEqual([
+        { ok: true, lastSeq: 3, suspended: false, pending: [] },
+      ]);
+      expect(cuts).toBe(1);
+      expect((await store.history('r1')).map((e) => [e.seq, e.type])).toEqual([
+        [1, 'run.started'],
+        [2, 'step.started'],
+        [3, 'step.completed'],
+      ]);
+      // The same position taken by other events is a stale write, not a lost answer.
+      armed = true;
+      const other: EventData[] = [{ type: 'step.started', pos: 2, name: 'b', attempt: 1 }];
+      await store.write([{ runId: 'r1', token: lease.token, seq: 4, events: other }], T0 + 2);
+      expect(cuts).toBe(2);
+      expect(await store.write([{ runId: 'r1', token: lease.token, seq: 4, events: [{ ...other[0]!, attempt: 2 } as EventData] }], T0 + 3)).toEqual([
+        { ok: false, reason: 'fenced' },
+      ]);
+      expect(await store.history('r1')).toHaveLength(4);
+    } finally {
+      await store?.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('subscribe: wakes on a new run from another connection, and again after its connection is cut', async () => {
@@ -403,3 +466,11 @@ describe('PostgresStore', () => {
     await unsubscribe();
   });
 });
+
+/** Whether a chunk of the server's side of the protocol holds a ReadyForQuery message ('Z'). */
+function hasReadyForQuery(chunk: Buffer): boolean {
+  for (let at = 0; at + 5 <= chunk.length; at += 1 + chunk.readUInt32BE(at + 1)) {
+    if (chunk[at] === 0x5a) return true;
+  }
+  return false;
+}

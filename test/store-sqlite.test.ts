@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
+import type { EventData } from '../src/core/history.js';
 import { SqliteStore } from '../src/storage/sqlite/index.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
 import { describeStoreContract } from './store-contract.js';
@@ -123,6 +124,34 @@ describe('SqliteStore on a file', () => {
     ]);
     await store.createRun({ id: 'd', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0 + 10);
     expect((await store.statusChanges({ after: changes.at(-1)?.cursor })).changes.map((c) => c.runId)).toEqual(['d']);
+  });
+
+  it('migrates a version 3 file (history in a rowid table, last_seq on the run row): histories are kept, and read for lastSeq and updatedAt', async () => {
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) raw.exec(m.sql);
+    raw.pragma('user_version = 3');
+    raw.prepare(
+      `INSERT INTO runs (id, kind, workflow, version, status, input, state, created_at, updated_at, lease_owner, lease_expires_at, lease_token, last_seq)
+       VALUES ('old', 'workflow', 'order', '1', 'running', '{}', '{}', ?, ?, 'w1', ?, 1, 3)`,
+    ).run(T0, T0 + 1, T0 + 60_000);
+    const event = raw.prepare('INSERT INTO events (run_id, seq, at, data) VALUES (?, ?, ?, ?)');
+    event.run('old', 1, T0, JSON.stringify({ type: 'run.started', workflow: 'order', version: '1', input: {} }));
+    event.run('old', 2, T0 + 4, JSON.stringify({ type: 'step.started', pos: 1, name: 'a', attempt: 1 }));
+    event.run('old', 3, T0 + 5, JSON.stringify({ type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: 7 }));
+    raw.close();
+    const store = await openStore();
+    expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(await store.getRun('old')).toMatchObject({ status: 'running', lastSeq: 3, updatedAt: T0 + 5 });
+    expect((await store.history('old')).map((e) => [e.seq, e.type, e.at])).toEqual([
+      [1, 'run.started', T0],
+      [2, 'step.started', T0 + 4],
+      [3, 'step.completed', T0 + 5],
+    ]);
+    // The run goes on where its history ends.
+    const step: EventData = { type: 'step.started', pos: 2, name: 'b', attempt: 1 };
+    expect(await store.write([{ runId: 'old', token: 1, seq: 3, events: [step] }], T0 + 6)).toEqual([{ ok: false, reason: 'fenced' }]);
+    expect(await store.write([{ runId: 'old', token: 1, seq: 4, events: [step] }], T0 + 6)).toEqual([{ ok: true, lastSeq: 4, suspended: false, pending: [] }]);
+    expect(await store.getRun('old')).toMatchObject({ lastSeq: 4, updatedAt: T0 + 6 });
   });
 
   it('pruning sweeps the status changes of pruned runs from a feed longer than one sweep batch, and keeps the others', async () => {

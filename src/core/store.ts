@@ -13,8 +13,9 @@
  *   consumed only by a write that records its receipt.
  * - Times are epoch milliseconds supplied by the caller (the engine's clock); adapters never read
  *   the wall clock themselves, so a simulated clock works against every store.
- * - Fencing is by token alone: a write under an expired lease is still accepted as long as no other
- *   worker has claimed the run since (the claim is what changes the token).
+ * - Fencing is by token: a write under an expired lease is still accepted as long as no other
+ *   worker has claimed the run since (the claim is what changes the token). A write that names the
+ *   seq of its first event is also refused when the history does not end just before it.
  * - When a run ends (completed, failed, cancelled) its unconsumed messages are dropped: a terminal
  *   run takes no more signals. Its pending human tasks become `cancelled` in the same write.
  * - Errors other than fencing (a value JSON cannot hold, a database error) reject the whole
@@ -55,6 +56,7 @@ export interface RunRecord {
   state: Record<string, unknown>;
   parentId?: string;
   createdAt: number;
+  /** When the run last changed: its latest history event, status change or state write. */
   updatedAt: number;
   completedAt?: number;
   /** When a pending or waiting run becomes due (timer, retry, a signal it waits for). */
@@ -116,6 +118,14 @@ export type RunTransition =
 export interface RunWrite {
   runId: string;
   token: number;
+  /**
+   * The seq of the first of `events` (the next ones follow it): where the writer, which holds the
+   * lease and so alone appends to the history, knows the history ends. A write whose seq does not
+   * follow the stored history is refused as `fenced`, like a stale token. Omitted, the events go
+   * after the last one stored. The engine always sets it: appends at an explicit position need no
+   * read-modify-write of the run row, and a write resent after a lost connection is recognised.
+   */
+  seq?: number;
   events: EventData[];
   /** Inbox message ids this write consumes (their receipt is among `events`). */
   consume?: number[];
@@ -133,6 +143,20 @@ export interface RunWrite {
   createTasks?: NewHumanTask[];
   /** Ids of this run's tasks that this write marks `expired`; a task no longer pending is left as it is. */
   expireTasks?: string[];
+}
+
+/** A write that only appends events: the hot path of a step, with nothing else of the run changing. */
+export function appendsOnly(w: RunWrite): boolean {
+  return (
+    w.transition === undefined &&
+    w.state === undefined &&
+    w.lastError === undefined &&
+    !w.consume?.length &&
+    !w.createRuns?.length &&
+    !w.deliver?.length &&
+    !w.createTasks?.length &&
+    !w.expireTasks?.length
+  );
 }
 
 export type WriteResult =

@@ -92,6 +92,8 @@ export function retryDelay(policy: ResolvedRetry, failures: number, random: () =
 export class RunExecution {
   readonly runId: string;
   private readonly token: number;
+  /** The seq of the last event written (or queued) for this run: the next write appends after it. */
+  private seq: number;
   private pos = 0;
   private readonly byPos = new Map<number, PositionedEvent[]>();
   private readonly maxHistoryPos: number;
@@ -124,6 +126,7 @@ export class RunExecution {
   ) {
     this.runId = run.id;
     this.token = lease.token;
+    this.seq = Math.max(run.lastSeq, history.at(-1)?.seq ?? 0);
     let max = 0;
     let finalFailures: PositionedEvent[] = [];
     for (const e of history) {
@@ -798,7 +801,7 @@ export class RunExecution {
   /** Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes. */
   private queue(write: Omit<RunWrite, 'runId' | 'token'>): void {
     const w: RunWrite = { runId: this.runId, token: this.token, ...write };
-    this.clearStaleLastError(w);
+    this.stamp(w);
     this.host.post(w, (result, error) => {
       if (result?.ok) return;
       this.writeFailed(error);
@@ -816,7 +819,7 @@ export class RunExecution {
 
   /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
   private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
-    this.clearStaleLastError(write);
+    this.stamp(write);
     try {
       const result = await this.host.submit(write);
       if (result.ok) return result;
@@ -828,8 +831,14 @@ export class RunExecution {
     }
   }
 
-  /** The run advances again: whatever held it back (e.g. non-determinism) is over. */
-  private clearStaleLastError(write: RunWrite): void {
+  /**
+   * Number the write's events from where this run's history ends (writes reach the store in the
+   * order they are submitted), and clear a stale lastError: the run advances again, so whatever
+   * held it back (e.g. non-determinism) is over.
+   */
+  private stamp(write: RunWrite): void {
+    write.seq = this.seq + 1;
+    this.seq += write.events.length;
     if (this.staleLastError && write.lastError === undefined) {
       write.lastError = null;
       this.staleLastError = false;

@@ -9,9 +9,19 @@ import type { InboxMessage, RunKind, RunRecord, RunStatus } from '../core/store.
 
 type Num = number | string;
 
-export const RUN_COLUMNS =
-  'id, kind, workflow, version, status, input, output, error, state, parent_id, created_at, updated_at, ' +
-  'completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_seq, last_error';
+const RUN_FIELDS = [
+  'id', 'kind', 'workflow', 'version', 'status', 'input', 'output', 'error', 'state', 'parent_id', 'created_at', 'updated_at',
+  'completed_at', 'wake_at', 'waiting_for', 'lease_owner', 'lease_expires_at', 'lease_token', 'last_seq', 'last_error',
+] as const;
+
+/** The columns of a {@link RunRow}, as stored. */
+export const RUN_COLUMNS = RUN_FIELDS.join(', ');
+
+/** The columns of a {@link RunRow} from `runs r`, some of them computed by the given expressions
+ * (SQLite derives last_seq and updated_at from the run's events). */
+export function runColumnsWith(computed: Partial<Record<(typeof RUN_FIELDS)[number], string>>): string {
+  return RUN_FIELDS.map((f) => (computed[f] === undefined ? `r.${f}` : `${computed[f]} AS ${f}`)).join(', ');
+}
 
 export interface RunRow<N extends Num = Num> {
   id: string;

@@ -7,6 +7,7 @@ import { coerceError, ConflictError, NotFoundError } from '../../core/errors.js'
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import { reopenConflict, settleConflict, taskSignal, type HumanTaskRecord, type ListTasksQuery, type TaskOutcome, type TaskPage } from '../../core/human-task.js';
 import {
+  appendsOnly,
   CANCEL_SIGNAL,
   invalidStatusCursor,
   isTerminal,
@@ -280,6 +281,7 @@ export class MemoryStore implements Store {
   private apply(w: RunWrite, now: number): WriteResult {
     const run = this.runs.get(w.runId);
     if (!run || run.leaseToken !== w.token || run.status !== 'running') return { ok: false, reason: 'fenced' };
+    if (w.seq !== undefined && w.events.length > 0 && w.seq !== run.lastSeq + 1) return { ok: false, reason: 'fenced' };
     const events = this.events.get(run.id) as HistoryEvent[];
     for (const data of w.events) events.push({ ...data, runId: run.id, seq: ++run.lastSeq, at: now });
     const inbox = this.inboxes.get(run.id) as InboxMessage[];
@@ -308,7 +310,7 @@ export class MemoryStore implements Store {
         task.completedAt = now;
       }
     }
-    run.updatedAt = now;
+    if (w.events.length > 0 || !appendsOnly(w)) run.updatedAt = now;
     let suspended = false;
     let pending: InboxMessage[] = [];
     const t = w.transition;

@@ -572,6 +572,216 @@ export const MIGRATIONS: readonly Migration[] = [
       SELECT id, workflow, status, updated_at FROM $S.runs ORDER BY updated_at, id;
     `,
   },
+  {
+    version: 5,
+    description: 'a write names the seq of its first event, and is fenced when the history does not end just before it',
+    // apply_writes of version 3, with one more condition on each fencing UPDATE: a write whose batch
+    // entry has "q" (RunWrite.seq) and events applies only if the run's last_seq is q - 1; and a
+    // write of nothing leaves updated_at as it is (the run did not change). The
+    // engine numbers its writes; a write it sends again after a lost connection, if the first
+    // attempt committed, is refused this way rather than appended twice (the single-append
+    // statement, which has no write log, relies on it).
+    sql: `
+      CREATE OR REPLACE FUNCTION $S.apply_writes(batch_id uuid, batch json, now_ms bigint) RETURNS json
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        w json; t json; c json; d json;
+        rid text; n integer; head integer; names text[];
+        pend json; susp boolean; tstatus text; inserted integer; target_status text;
+        results json[];
+        done json;
+        pos bigint;
+        done_ords bigint[]; done_results json[]; ended text[]; complex bigint[];
+      BEGIN
+        SELECT l.results INTO done FROM $S.write_log l WHERE l.id = batch_id;
+        IF FOUND THEN RETURN done; END IF;
+
+        -- One common write (sequential work: a step, a run's end): the same as the set-based
+        -- statement below, with the least work per call.
+        IF json_array_length(batch) = 1 THEN
+          w := batch->0;
+          t := w->'t';
+          tstatus := t->>'s';
+          IF coalesce(json_array_length(w->'c'), 0) = 0 AND coalesce(json_array_length(w->'cr'), 0) = 0
+             AND coalesce(json_array_length(w->'d'), 0) = 0
+             AND (t IS NULL OR tstatus IN ('completed', 'failed', 'cancelled')) THEN
+            rid := w->>'r';
+            n := json_array_length(w->'e');
+            UPDATE $S.runs r SET
+              last_seq = r.last_seq + n,
+              updated_at = CASE WHEN n > 0 OR w->'s' IS NOT NULL OR (w->>'le')::int <> 0 OR tstatus IS NOT NULL THEN now_ms ELSE r.updated_at END,
+              state = coalesce((w->'s')::text, r.state),
+              last_error = CASE (w->>'le')::int WHEN 0 THEN r.last_error WHEN 1 THEN (w->'lev')::text ELSE NULL END,
+              status = coalesce(tstatus, r.status),
+              completed_at = CASE WHEN tstatus IS NULL THEN r.completed_at ELSE now_ms END,
+              output = CASE WHEN tstatus IS NULL THEN r.output ELSE (t->'o')::text END,
+              error = CASE WHEN tstatus IS NULL THEN r.error ELSE (t->'x')::text END,
+              wake_at = CASE WHEN tstatus IS NULL THEN r.wake_at END,
+              waiting_for = CASE WHEN tstatus IS NULL THEN r.waiting_for END,
+              lease_owner = CASE WHEN tstatus IS NULL THEN r.lease_owner END,
+              lease_expires_at = CASE WHEN tstatus IS NULL THEN r.lease_expires_at END
+            WHERE r.id = rid AND r.lease_token = (w->>'k')::int AND r.status = 'running'
+              AND (n = 0 OR w->>'q' IS NULL OR r.last_seq = (w->>'q')::int - 1)
+            RETURNING r.last_seq INTO head;
+            IF NOT FOUND THEN
+              done := '[{"ok":false,"reason":"fenced"}]'::json;
+            ELSE
+              IF n > 0 THEN
+                INSERT INTO $S.events (run_id, seq, at, data)
+                SELECT rid, head - n + x.ord::integer, now_ms, x.e::text
+                FROM json_array_elements(w->'e') WITH ORDINALITY AS x(e, ord);
+              END IF;
+              IF tstatus IS NOT NULL THEN
+                -- A separate statement, so its snapshot sees any signal stored while the UPDATE waited.
+                DELETE FROM $S.inbox WHERE run_id = rid;
+              END IF;
+              done := json_build_array(json_build_object('ok', true, 'lastSeq', head, 'suspended', false, 'pending', '[]'::json));
+            END IF;
+            INSERT INTO $S.write_log (id, results) VALUES (batch_id, done);
+            RETURN done;
+          END IF;
+        END IF;
+
+        results := array_fill('{"ok":false,"reason":"fenced"}'::json, ARRAY[json_array_length(batch)]);
+
+        -- The common writes, all in one statement: each the only write of its run in the batch, with
+        -- events, state and last error, and no transition or a terminal one (no inbox consumption,
+        -- children or deliveries). The fencing condition is in the UPDATE: a stale write matches nothing.
+        IF json_array_length(batch) = 1 THEN
+          complex := ARRAY[1::bigint]; -- one write that is not a common one
+        ELSE
+          WITH w AS (
+            SELECT x.*, count(*) OVER (PARTITION BY x.r) AS writes
+            FROM ROWS FROM (json_to_recordset(batch) AS (r text, k integer, q integer, e json, c json, s json, le integer, lev json, cr json, d json, t json))
+                 WITH ORDINALITY AS x(r, k, q, e, c, s, le, lev, cr, d, t, ord)
+          ), simple AS (
+            SELECT w.r, w.k, w.q, w.e, w.s, w.le, w.lev, w.t, w.ord, w.t->>'s' AS ts, json_array_length(w.e) AS n
+            FROM w
+            WHERE w.writes = 1
+              AND (w.c IS NULL OR json_array_length(w.c) = 0)
+              AND (w.cr IS NULL OR json_array_length(w.cr) = 0)
+              AND (w.d IS NULL OR json_array_length(w.d) = 0)
+              AND (w.t IS NULL OR w.t->>'s' IN ('completed', 'failed', 'cancelled'))
+          ), upd AS (
+            UPDATE $S.runs r SET
+              last_seq = r.last_seq + s.n,
+              updated_at = CASE WHEN s.n > 0 OR s.s IS NOT NULL OR s.le <> 0 OR s.ts IS NOT NULL THEN now_ms ELSE r.updated_at END,
+              state = coalesce(s.s::text, r.state),
+              last_error = CASE s.le WHEN 0 THEN r.last_error WHEN 1 THEN s.lev::text ELSE NULL END,
+              status = coalesce(s.ts, r.status),
+              completed_at = CASE WHEN s.ts IS NULL THEN r.completed_at ELSE now_ms END,
+              output = CASE WHEN s.ts IS NULL THEN r.output ELSE (s.t->'o')::text END,
+              error = CASE WHEN s.ts IS NULL THEN r.error ELSE (s.t->'x')::text END,
+              wake_at = CASE WHEN s.ts IS NULL THEN r.wake_at END,
+              waiting_for = CASE WHEN s.ts IS NULL THEN r.waiting_for END,
+              lease_owner = CASE WHEN s.ts IS NULL THEN r.lease_owner END,
+              lease_expires_at = CASE WHEN s.ts IS NULL THEN r.lease_expires_at END
+            FROM simple s
+            WHERE r.id = s.r AND r.lease_token = s.k AND r.status = 'running' AND (s.n = 0 OR s.q IS NULL OR r.last_seq = s.q - 1)
+            RETURNING r.id, r.last_seq AS head, s.n, s.e, s.ts, s.ord
+          ), ev AS (
+            INSERT INTO $S.events (run_id, seq, at, data)
+            SELECT u.id, u.head - u.n + x.o::integer, now_ms, x.e::text
+            FROM upd u, json_array_elements(u.e) WITH ORDINALITY AS x(e, o)
+          )
+          SELECT (SELECT array_agg(u.ord) FROM upd u),
+                 (SELECT array_agg(json_build_object('ok', true, 'lastSeq', u.head, 'suspended', false, 'pending', '[]'::json)) FROM upd u),
+                 (SELECT array_agg(u.id) FROM upd u WHERE u.ts IS NOT NULL),
+                 (SELECT array_agg(w.ord ORDER BY w.ord) FROM w WHERE NOT EXISTS (SELECT 1 FROM simple s WHERE s.ord = w.ord))
+          INTO done_ords, done_results, ended, complex;
+        END IF;
+        -- A separate statement, so its snapshot sees any signal stored while the UPDATE waited for a row lock.
+        IF ended IS NOT NULL THEN
+          DELETE FROM $S.inbox WHERE run_id = ANY (ended);
+        END IF;
+        FOR pos IN 1 .. coalesce(array_length(done_ords, 1), 0) LOOP
+          results[done_ords[pos]] := done_results[pos];
+        END LOOP;
+
+        -- Every other write one at a time, in batch order.
+        FOR w, pos IN SELECT x.value, x.ord FROM json_array_elements(batch) WITH ORDINALITY AS x(value, ord)
+                    WHERE complex IS NOT NULL AND x.ord = ANY (complex) ORDER BY x.ord LOOP
+          rid := w->>'r';
+          n := json_array_length(w->'e');
+          UPDATE $S.runs SET
+            last_seq = last_seq + n,
+            -- A write of nothing (no events, state, error, messages, children or transition) changes nothing.
+            updated_at = CASE WHEN n > 0 OR w->'s' IS NOT NULL OR (w->>'le')::int <> 0 OR w->'t' IS NOT NULL
+                                   OR json_array_length(w->'c') > 0 OR json_array_length(w->'cr') > 0 OR json_array_length(w->'d') > 0
+                              THEN now_ms ELSE updated_at END,
+            state = coalesce((w->'s')::text, state),
+            last_error = CASE (w->>'le')::int WHEN 0 THEN last_error WHEN 1 THEN (w->'lev')::text ELSE NULL END
+          WHERE id = rid AND lease_token = (w->>'k')::int AND status = 'running'
+            AND (n = 0 OR w->>'q' IS NULL OR last_seq = (w->>'q')::int - 1)
+          RETURNING last_seq INTO head;
+          IF NOT FOUND THEN
+            CONTINUE; -- fenced
+          END IF;
+          IF n > 0 THEN
+            INSERT INTO $S.events (run_id, seq, at, data)
+            SELECT rid, head - n + x.ord::integer, now_ms, x.e::text
+            FROM json_array_elements(w->'e') WITH ORDINALITY AS x(e, ord);
+          END IF;
+          IF json_array_length(w->'c') > 0 THEN
+            DELETE FROM $S.inbox WHERE run_id = rid
+              AND id IN (SELECT value::text::bigint FROM json_array_elements(w->'c'));
+          END IF;
+          IF json_array_length(w->'cr') > 0 THEN
+            FOR c IN SELECT value FROM json_array_elements(w->'cr') LOOP
+              INSERT INTO $S.runs (id, kind, workflow, version, status, input, parent_id, created_at, updated_at,
+                                   wake_at, lease_token, last_seq)
+              VALUES (c->>'id', c->>'kind', c->>'workflow', c->>'version', 'pending', (c->'input')::text,
+                      c->>'parent', now_ms, now_ms, now_ms, 0, 1)
+              ON CONFLICT (id) DO NOTHING;
+              GET DIAGNOSTICS inserted = ROW_COUNT;
+              IF inserted > 0 THEN
+                INSERT INTO $S.events (run_id, seq, at, data) VALUES (c->>'id', 1, now_ms, (c->'started')::text);
+              END IF;
+            END LOOP;
+          END IF;
+          IF json_array_length(w->'d') > 0 THEN
+            FOR d IN SELECT value FROM json_array_elements(w->'d') LOOP
+              -- Locked so the target cannot end between the check and the insert (a terminal run's
+              -- inbox stays empty).
+              SELECT status INTO target_status FROM $S.runs WHERE id = d->>'r' FOR NO KEY UPDATE;
+              IF FOUND AND target_status NOT IN ('completed', 'failed', 'cancelled') THEN
+                INSERT INTO $S.inbox (run_id, name, payload, sent_at) VALUES (d->>'r', d->>'n', (d->'p')::text, now_ms);
+                UPDATE $S.runs SET wake_at = least(coalesce(wake_at, now_ms), now_ms), updated_at = now_ms
+                WHERE id = d->>'r' AND status = 'waiting' AND (d->>'n' = '@cancel' OR d->>'n' = ANY (waiting_for));
+              END IF;
+            END LOOP;
+          END IF;
+          t := w->'t';
+          susp := false;
+          pend := '[]'::json;
+          IF t IS NOT NULL THEN
+            tstatus := t->>'s';
+            IF tstatus = 'waiting' THEN
+              names := ARRAY(SELECT json_array_elements_text(t->'f'));
+              SELECT coalesce(json_agg(json_build_object('id', i.id, 'runId', i.run_id, 'name', i.name,
+                                                         'payload', i.payload, 'sentAt', i.sent_at) ORDER BY i.id), '[]'::json)
+              INTO pend FROM $S.inbox i WHERE i.run_id = rid AND (i.name = '@cancel' OR i.name = ANY (names));
+              IF json_array_length(pend) = 0 THEN
+                UPDATE $S.runs SET status = 'waiting', waiting_for = names, wake_at = (t->>'w')::bigint,
+                                   lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = rid;
+                susp := true;
+              END IF;
+            ELSE
+              UPDATE $S.runs SET status = tstatus, completed_at = now_ms, output = (t->'o')::text, error = (t->'x')::text,
+                                 wake_at = NULL, waiting_for = NULL, lease_owner = NULL, lease_expires_at = NULL
+              WHERE id = rid;
+              DELETE FROM $S.inbox WHERE run_id = rid;
+            END IF;
+          END IF;
+          results[pos] := json_build_object('ok', true, 'lastSeq', head, 'suspended', susp, 'pending', pend);
+        END LOOP;
+        done := array_to_json(results);
+        INSERT INTO $S.write_log (id, results) VALUES (batch_id, done);
+        RETURN done;
+      END $fn$;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

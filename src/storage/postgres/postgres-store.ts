@@ -27,7 +27,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { coerceError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
-import { invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
+import { appendsOnly, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
   CreateRunResult,
   InboxMessage,
@@ -114,6 +114,7 @@ function prepareWrite(w: RunWrite): Record<string, unknown> {
   return {
     r: w.runId,
     k: w.token,
+    q: w.seq,
     e: w.events,
     c: w.consume ?? [],
     s: w.state,
@@ -150,6 +151,7 @@ function plainWriteValues(batchId: string, w: RunWrite, now: number): unknown[] 
     w.state === undefined ? null : JSON.stringify(w.state),
     w.lastError === undefined ? 0 : w.lastError === null ? 2 : 1,
     w.lastError ? JSON.stringify(w.lastError) : null,
+    w.events.length > 0 ? (w.seq ?? null) : null,
   ];
 }
 
@@ -610,6 +612,7 @@ export class PostgresStore implements Store {
     //   parameters, no JSON decoding on the server;
     // - everything else: apply_writes.
     const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
+    if (only && appendsOnly(only) && only.seq !== undefined && only.events.length > 0) return [await this.append(only, only.seq, now)];
     const [text, values] = batch.some((w) => w.createTasks?.length || w.expireTasks?.length)
       ? [
           this.sql.writeWithTasks,
@@ -640,6 +643,34 @@ export class PostgresStore implements Store {
           }
         : { ok: false, reason: 'fenced' },
     );
+  }
+
+  /**
+   * A write that only appends events at a known seq (a step's record, sequential work): one
+   * statement, its fence and position checked by the run row's UPDATE, no write log. A statement
+   * sent again after a lost connection finds the history already past `seq` and matches nothing;
+   * then, if the events stored there are this write's, the first attempt committed.
+   */
+  private async append(w: RunWrite, seq: number, now: number): Promise<WriteResult> {
+    const data = w.events.map((e) => JSON.stringify(e));
+    const lastSeq = seq + data.length - 1;
+    const name = this.statementNames.get(this.sql.append) as string;
+    let attempts = 0;
+    return this.withClient('always', async (c) => {
+      attempts++;
+      const res = await c.query({ name, text: this.sql.append, values: [w.runId, w.token, seq, data, now] });
+      if (res.rowCount === data.length) return { ok: true, lastSeq, suspended: false, pending: [] };
+      if (attempts > 1) {
+        const stored = await c.query<{ data: string[] | null }>({
+          name: this.statementNames.get(this.sql.appended),
+          text: this.sql.appended,
+          values: [w.runId, seq, lastSeq],
+        });
+        const found = stored.rows[0]?.data ?? [];
+        if (found.length === data.length && found.every((d, i) => d === data[i])) return { ok: true, lastSeq, suspended: false, pending: [] };
+      }
+      return { ok: false, reason: 'fenced' };
+    });
   }
 
   /** Drop write-log rows old enough that no retry can still ask for them (at most once a minute). */
@@ -889,10 +920,11 @@ function statements(q: string) {
       head AS (
         UPDATE ${q}.runs r SET
           last_seq = r.last_seq + cardinality($4::text[]),
-          updated_at = $5,
+          updated_at = CASE WHEN cardinality($4::text[]) > 0 OR $6::text IS NOT NULL OR $7::integer <> 0 THEN $5 ELSE r.updated_at END,
           state = coalesce($6::text, r.state),
           last_error = CASE $7::integer WHEN 0 THEN r.last_error WHEN 1 THEN $8::text ELSE NULL END
         WHERE r.id = $2 AND r.lease_token = $3 AND r.status = 'running' AND NOT EXISTS (SELECT 1 FROM prior)
+          AND ($9::integer IS NULL OR r.last_seq = $9::integer - 1)
         RETURNING r.last_seq
       ), ev AS (
         INSERT INTO ${q}.events (run_id, seq, at, data)
@@ -908,6 +940,18 @@ function statements(q: string) {
         INSERT INTO ${q}.write_log (id, results) SELECT $1, o.results FROM outcome o WHERE NOT EXISTS (SELECT 1 FROM prior)
       )
       SELECT results FROM outcome`,
+    // A write that only appends events at seq $3 (see append): the run must be running under token
+    // $2 with its history ending at $3 - 1. Returns one row per event stored, none when fenced.
+    append: `
+      WITH head AS (
+        UPDATE ${q}.runs r SET last_seq = $3::integer + cardinality($4::text[]) - 1, updated_at = $5
+        WHERE r.id = $1 AND r.lease_token = $2 AND r.status = 'running' AND r.last_seq = $3::integer - 1
+        RETURNING r.id
+      )
+      INSERT INTO ${q}.events (run_id, seq, at, data)
+      SELECT h.id, $3::integer + x.ord::integer - 1, $5, x.data FROM head h, unnest($4::text[]) WITH ORDINALITY AS x(data, ord)
+      RETURNING seq`,
+    appended: `SELECT array_agg(data ORDER BY seq) AS data FROM ${q}.events WHERE run_id = $1 AND seq BETWEEN $2 AND $3`,
     prune: `DELETE FROM ${q}.write_log WHERE created < now() - interval '15 minutes'`,
     // The row of `known` always comes back; the page's rows are joined to it (none when unknown).
     statusChanges: `

@@ -151,6 +151,30 @@ export const MIGRATIONS: readonly Migration[] = [
       SELECT id, workflow, status, updated_at FROM runs ORDER BY updated_at, id;
     `,
   },
+  {
+    version: 4,
+    description: 'history in one b-tree by (run, seq); a step append no longer rewrites the run row',
+    sql: `
+      -- A step's record is one row appended to its run's history, and on a sequential run one page
+      -- of the WAL: the events live in the b-tree of their key, (run_id, seq), rather than in a rowid
+      -- table beside a unique index on that key (two b-trees, two pages per commit). History rows
+      -- are small (a step's result is usually tens of bytes), which is what WITHOUT ROWID is for.
+      CREATE TABLE events_by_run (
+        run_id TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        data   TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+      INSERT INTO events_by_run (run_id, seq, at, data) SELECT run_id, seq, at, data FROM events ORDER BY run_id, seq;
+      DROP TABLE events;
+      ALTER TABLE events_by_run RENAME TO events;
+
+      -- Appending no longer touches the run row: a run's last seq is read from its history (the
+      -- last key of its range), and its updated_at is the later of the row's and its last event's.
+      ALTER TABLE runs DROP COLUMN last_seq;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -26,7 +26,7 @@ import {
   type TaskPage,
   type TaskStatus,
 } from '../../core/human-task.js';
-import { CANCEL_SIGNAL, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
+import { appendsOnly, CANCEL_SIGNAL, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
   CreateRunResult,
   InboxMessage,
@@ -44,7 +44,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { decimalCursor, encodeCursor, pageRequest } from '../../util/json.js';
-import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
+import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, runColumnsWith, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -81,6 +81,9 @@ interface StatusChangeRow {
 interface PreparedWrite {
   runId: string;
   token: number;
+  seq: number | undefined;
+  /** Only appends events: the run row is not written. */
+  appendsOnly: boolean;
   events: string[];
   consume: number[];
   state: string | null;
@@ -114,6 +117,8 @@ function prepareWrite(w: RunWrite): PreparedWrite {
   return {
     runId: w.runId,
     token: w.token,
+    seq: w.seq,
+    appendsOnly: appendsOnly(w),
     events: w.events.map((e) => JSON.stringify(e)),
     consume: w.consume ?? [],
     state: w.state === undefined ? null : JSON.stringify(w.state),
@@ -152,19 +157,29 @@ function settle<T>(fn: () => T): Promise<T> {
 
 const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
 
+/** Where a run's history ends: the last key of its range in the events b-tree. */
+const LAST_SEQ = '(SELECT max(e.seq) FROM events e WHERE e.run_id = r.id)';
+
+/** A step's append leaves the run row as it is, so a run's last seq and the time it last changed
+ * are read from its history. */
+const RUN_COLUMNS = runColumnsWith({
+  last_seq: `coalesce(${LAST_SEQ}, 0)`,
+  updated_at: 'max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), 0))',
+});
+
 /** How many runs one transaction of pruneRuns deletes. */
 const PRUNE_BATCH = 500;
 
 function prepareStatements(db: Database.Database) {
   return {
-    getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`),
+    getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id = ?`),
     runStatus: db.prepare<[string], { status: RunStatus }>('SELECT status FROM runs WHERE id = ?'),
     insertRun: db.prepare<
       [string, RunKind, string, string, RunStatus, string | null, string | null, number, number, number | null, string | null, number | null, number]
     >(
       `INSERT INTO runs (id, kind, workflow, version, status, input, state, parent_id, created_at, updated_at,
-                         wake_at, lease_owner, lease_expires_at, lease_token, last_seq)
-       VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, 1)
+                         wake_at, lease_owner, lease_expires_at, lease_token)
+       VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
     insertEvent: db.prepare<[string, number, number, string]>('INSERT INTO events (run_id, seq, at, data) VALUES (?, ?, ?, ?)'),
@@ -217,12 +232,17 @@ function prepareStatements(db: Database.Database) {
       "UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner IN (SELECT value FROM json_each(?))",
     ),
     nextWakeAt: db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM runs WHERE due_at IS NOT NULL'),
-    /** The fenced head of every write: bump last_seq by the number of events, or match nothing. */
-    writeRun: db.prepare<[number, number, string | null, number, string | null, string, number], { last_seq: number }>(
-      `UPDATE runs SET last_seq = last_seq + ?, updated_at = ?, state = coalesce(?, state),
-                       last_error = CASE WHEN ? THEN last_error ELSE ? END
-       WHERE id = ? AND lease_token = ? AND status = 'running'
-       RETURNING last_seq`,
+    /** The fence of every write, read inside its transaction (which holds the write lock, so no
+     * claim can come between): whether the run is running under this token, and where its history
+     * ends. No row for an unknown run. */
+    writeHead: db.prepare<[number, string], { live: number; last: number | null }>(
+      `SELECT r.lease_token = ? AND r.status = 'running' AS live, ${LAST_SEQ} AS last FROM runs r WHERE r.id = ?`,
+    ),
+    lastSeq: db.prepare<[string], { last: number | null }>('SELECT max(seq) AS last FROM events WHERE run_id = ?'),
+    /** A write that changes more than the history: the row's time, state and lastError. */
+    writeRun: db.prepare<[number, string | null, number, string | null, string]>(
+      `UPDATE runs SET updated_at = ?, state = coalesce(?, state), last_error = CASE WHEN ? THEN last_error ELSE ? END
+       WHERE id = ?`,
     ),
     consume: db.prepare<[number, string]>('DELETE FROM inbox WHERE id = ? AND run_id = ?'),
     pendingFor: db.prepare<[string, string], InboxRow>(
@@ -262,10 +282,9 @@ function prepareStatements(db: Database.Database) {
     ),
     /** The last status-change id ever issued (AUTOINCREMENT keeps it past pruning); no row before the first. */
     lastStatusChange: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'status_changes'"),
-    reopenRun: db.prepare<[number, number, string], { last_seq: number }>(
-      `UPDATE runs SET status = 'pending', wake_at = ?, updated_at = ?, error = NULL, completed_at = NULL, last_error = NULL,
-                       last_seq = last_seq + 1
-       WHERE id = ? AND status = 'failed' RETURNING last_seq`,
+    reopenRun: db.prepare<[number, number, string]>(
+      `UPDATE runs SET status = 'pending', wake_at = ?, updated_at = ?, error = NULL, completed_at = NULL, last_error = NULL
+       WHERE id = ? AND status = 'failed'`,
     ),
   };
 }
@@ -340,13 +359,12 @@ function prepareTransactions(db: Database.Database, st: Statements) {
       return { task: rowToTask(task), message };
     }),
     reopenRun: wrap((runId: string, event: string, now: number): RunRecord => {
-      const head = st.reopenRun.get(now, now, runId);
-      if (!head) {
+      if (st.reopenRun.run(now, now, runId).changes === 0) {
         const row = st.runStatus.get(runId);
         if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
         throw reopenConflict(runId, row.status);
       }
-      st.insertEvent.run(runId, head.last_seq, now, event);
+      st.insertEvent.run(runId, (st.lastSeq.get(runId)?.last ?? 0) + 1, now, event);
       return rowToRun(st.getRun.get(runId) as RunRow);
     }),
     // Group commit: the whole batch is one transaction, each write applied on its own terms.
@@ -440,6 +458,10 @@ export class SqliteStore implements Store {
         // instead of ten times. The WAL is cut back to 64 MB after a checkpoint.
         db.pragma('wal_autocheckpoint = 10000');
         db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+        // Statement journals (the undo log of one statement inside a batch transaction, kept for
+        // statements that fire triggers) stay in memory instead of temporary files: written for
+        // nearly every status change, they cost a file write per page otherwise.
+        db.pragma('temp_store = MEMORY');
         migrate(db, this.label);
       }
       const st = prepareStatements(db);
@@ -518,8 +540,8 @@ export class SqliteStore implements Store {
       let stmt = listCache.get(key);
       if (!stmt) {
         stmt = db.prepare<unknown[], RunRow>(
-          `SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-           ORDER BY created_at DESC, id DESC LIMIT ?`,
+          `SELECT ${RUN_COLUMNS} FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY r.created_at DESC, r.id DESC LIMIT ?`,
         );
         listCache.set(key, stmt);
       }
@@ -749,21 +771,15 @@ function insertRun(st: Statements, p: PreparedRun, now: number, claim: NewRun['c
   return inserted;
 }
 
-/** One write inside the batch transaction. Fenced writes touch nothing: the fencing check is the
- * first statement and it changes the row only when the token matches. */
+/** One write inside the batch transaction. Fenced writes touch nothing: the fence is read first.
+ * A write that only appends events (a step's record) writes just those rows. */
 function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult {
-  const head = st.writeRun.get(
-    w.events.length,
-    now,
-    w.state,
-    w.lastError === undefined ? 1 : 0,
-    w.lastError ?? null,
-    w.runId,
-    w.token,
-  );
-  if (!head) return { ok: false, reason: 'fenced' };
-  let seq = head.last_seq - w.events.length;
+  const head = st.writeHead.get(w.token, w.runId);
+  if (!head?.live) return { ok: false, reason: 'fenced' };
+  let seq = head.last ?? 0;
+  if (w.seq !== undefined && w.events.length > 0 && w.seq !== seq + 1) return { ok: false, reason: 'fenced' };
   for (const data of w.events) st.insertEvent.run(w.runId, ++seq, now, data);
+  if (!w.appendsOnly) st.writeRun.run(now, w.state, w.lastError === undefined ? 1 : 0, w.lastError ?? null, w.runId);
   for (const id of w.consume) st.consume.run(id, w.runId);
   for (const child of w.createRuns) insertRun(st, child, now, undefined);
   for (const d of w.deliver) {
@@ -789,5 +805,5 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
     // A terminal run takes no more messages, so nobody could answer its open tasks.
     st.cancelRunTasks.run(now, w.runId);
   }
-  return { ok: true, lastSeq: head.last_seq, suspended, pending };
+  return { ok: true, lastSeq: seq, suspended, pending };
 }
