@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
 import { SqliteStore } from '../src/storage/sqlite/index.js';
+import { BACKGROUND_CHECKPOINTS_AFTER } from '../src/storage/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
 import { describeStoreContract } from './store-contract.js';
 
@@ -72,6 +73,61 @@ describe('SqliteStore on a file', () => {
     expect(power.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(power.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(power.database.pragma('busy_timeout', { simple: true })).toBe(250);
+  });
+
+  describe('checkpoints', () => {
+    /** A run claimed by 'w1', and `n` write batches of one step each on it. */
+    async function steps(store: SqliteStore, n: number, id = 'busy'): Promise<void> {
+      const { lease } = await store.createRun({ id, kind: 'workflow', workflow: 'w', version: '1', input: null, claim: { owner: 'w1', expiresAt: T0 + 60_000 } }, T0);
+      for (let i = 0; i < n; i++) {
+        const event: EventData = { type: 'step.completed', pos: i + 1, name: `s${i}`, attempt: 1, result: i };
+        const [res] = await store.write([{ runId: id, token: lease!.token, seq: i + 2, events: [event] }], T0 + i);
+        expect(res?.ok).toBe(true);
+      }
+    }
+    const walBytes = (): number => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+
+    it('move to their thread once the store is busy: commits no longer checkpoint, the thread copies the WAL', async () => {
+      const store = await openStore();
+      await steps(store, BACKGROUND_CHECKPOINTS_AFTER - 1);
+      expect(store.checkpointsInBackground).toBe(false);
+      expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+      await steps(store, 1, 'next');
+      expect(store.checkpointsInBackground).toBe(true);
+      expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      // The thread's checkpoint copies every frame (no reader holds an older snapshot)…
+      const done = await store.checkpoint();
+      expect(done.busy).toBe(0);
+      expect(done.log).toBeGreaterThan(0);
+      expect(done.checkpointed).toBe(done.log);
+      // …so the next commit starts the WAL again from its beginning instead of growing it.
+      const size = walBytes();
+      await steps(store, 20, 'after');
+      expect(walBytes()).toBe(size);
+      // Closing stops the thread first: the store's connection, the last, removes the WAL.
+      await store.close();
+      expect(existsSync(`${path}-wal`)).toBe(false);
+      await expect((await openStore()).getRun('after')).resolves.toMatchObject({ lastSeq: 21 });
+    });
+
+    it('stay inline when asked, and go back inline, with a warning, if their thread dies', async () => {
+      const inline = await openStore({ checkpoints: 'inline' });
+      await steps(inline, BACKGROUND_CHECKPOINTS_AFTER);
+      expect(inline.checkpointsInBackground).toBe(false);
+      await inline.close();
+
+      const warnings: string[] = [];
+      const store = await openStore({ onWarning: (message, error) => warnings.push(`${message}: ${error.message}`) });
+      await steps(store, BACKGROUND_CHECKPOINTS_AFTER, 'again');
+      expect(store.checkpointsInBackground).toBe(true);
+      const thread = (store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } }).checkpointer.worker;
+      await thread.terminate();
+      for (let i = 0; i < 100 && store.checkpointsInBackground; i++) await new Promise((r) => setImmediate(r));
+      expect(store.checkpointsInBackground).toBe(false);
+      expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+      expect(warnings).toEqual(['WAL checkpoints run inline again: the checkpoint thread failed: The checkpoint thread stopped.']);
+      expect((await store.checkpoint()).busy).toBe(0);
+    });
   });
 
   it('migrates an empty file to the current schema version, and opening again is a no-op', async () => {

@@ -12,6 +12,7 @@
  *   `BEGIN IMMEDIATE` transactions, so two processes on one file serialise on the write lock up
  *   front (waiting up to the busy timeout) instead of failing to upgrade a read lock.
  */
+import { resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { coerceError, ConfigError, ConflictError, ErrorCode, KeelError, NotFoundError } from '../../core/errors.js';
 import type { EventData, HistoryEvent } from '../../core/history.js';
@@ -45,6 +46,7 @@ import type {
 } from '../../core/store.js';
 import { decimalCursor, encodeCursor, pageRequest } from '../../util/json.js';
 import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, runColumnsWith, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
+import { Checkpointer, type CheckpointResult } from './checkpointer.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -58,9 +60,28 @@ export interface SqliteStoreOptions {
   /** Open read-only (e.g. a CLI inspecting a worker's file): no migration, no pragma changes; the
    * schema must already be current. */
   readonly?: boolean;
+  /**
+   * Where WAL checkpoints run. `'background'` (default): once the store has committed
+   * {@link BACKGROUND_CHECKPOINTS_AFTER} writes (a worker, not a CLI command), on a thread of their
+   * own (see checkpointer.ts), so that commits never stall for one. `'inline'`: in the commit that
+   * crosses SQLite's threshold, as SQLite does by default.
+   */
+  checkpoints?: 'background' | 'inline';
+  /** Told when something went wrong that the store works around (e.g. the checkpoint thread failed
+   * and checkpoints run inline again). */
+  onWarning?: (message: string, error: Error) => void;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/** Pages of WAL after which a commit checkpoints, when checkpoints run inline (~40 MB): a busy
+ * worker dirties the same index pages over and over, and each checkpoint (an fsync) then writes
+ * them once instead of ten times. */
+const INLINE_CHECKPOINT_PAGES = 10_000;
+
+/** Write batches after which a store moves its checkpoints to a thread: a worker gets there in
+ * well under a second of work; a CLI command that writes once never starts the thread. */
+export const BACKGROUND_CHECKPOINTS_AFTER = 1_000;
 
 interface EventRow {
   seq: number;
@@ -384,6 +405,8 @@ export class SqliteStore implements Store {
   readonly label: string;
   private readonly options: SqliteStoreOptions;
   private conn: Connection | undefined;
+  private writes = 0;
+  private checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
     // Options often come from config files and environment variables: a typo must not quietly
@@ -420,12 +443,44 @@ export class SqliteStore implements Store {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    // The thread's connection goes first, so that the store's, the last one, checkpoints the whole
+    // WAL and removes it as it closes.
+    await checkpointer?.close();
     return settle(() => {
-      const conn = this.conn;
-      this.conn = undefined;
       conn?.db.close();
     });
+  }
+
+  /** Whether WAL checkpoints run on the checkpoint thread now. */
+  get checkpointsInBackground(): boolean {
+    return this.checkpointer !== undefined;
+  }
+
+  /** Checkpoint the WAL now, passively (copying what no reader still needs), where checkpoints run. */
+  checkpoint(): Promise<CheckpointResult> {
+    if (this.checkpointer) return this.checkpointer.checkpoint();
+    return settle(() => this.c.db.prepare<[], CheckpointResult>('PRAGMA wal_checkpoint(PASSIVE)').get() as CheckpointResult);
+  }
+
+  /** Count a write batch; the {@link BACKGROUND_CHECKPOINTS_AFTER}th moves checkpoints to their thread. */
+  private counted(): void {
+    if (++this.writes !== BACKGROUND_CHECKPOINTS_AFTER) return;
+    const { path, readonly, checkpoints = 'background', durability, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS } = this.options;
+    const conn = this.conn;
+    if (!conn || readonly || checkpoints !== 'background' || path === ':memory:' || path === '') return;
+    const checkpointer = new Checkpointer(resolvePath(path), { synchronous: durability === 'power' ? 'FULL' : 'NORMAL', busyTimeoutMs }, (error) => {
+      if (this.checkpointer !== checkpointer) return;
+      this.checkpointer = undefined;
+      if (this.conn === conn) conn.db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+      this.options.onWarning?.('WAL checkpoints run inline again: the checkpoint thread failed', error);
+    });
+    this.checkpointer = checkpointer;
+    conn.db.pragma('wal_autocheckpoint = 0');
   }
 
   private connect(): Connection {
@@ -453,10 +508,9 @@ export class SqliteStore implements Store {
           );
         }
         db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
-        // Checkpoint every ~40 MB of WAL rather than SQLite's default ~4 MB: a busy worker dirties
-        // the same index pages over and over, and each checkpoint (an fsync) then writes them once
-        // instead of ten times. The WAL is cut back to 64 MB after a checkpoint.
-        db.pragma('wal_autocheckpoint = 10000');
+        // Until a busy store moves them to their thread, checkpoints run inline, every ~40 MB of WAL
+        // rather than SQLite's default ~4 MB. The WAL is cut back to 64 MB when it starts again.
+        db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
         db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
         // Statement journals (the undo log of one statement inside a batch transaction, kept for
         // statements that fire triggers) stay in memory instead of temporary files: written for
@@ -687,6 +741,7 @@ export class SqliteStore implements Store {
   write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
     return settle(() => {
       if (batch.length === 0) return [];
+      this.counted();
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
       const prepared = batch.map(prepareWrite);
       return this.c.tx.write(prepared, now);
