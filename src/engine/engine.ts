@@ -236,12 +236,13 @@ export class Engine {
         return isStopping();
       },
       parkRetryMs,
-      submit: (w) => this.writer.submit(w),
-      post: (w, done) =>
+      submit: (w, prepare) => this.writer.submit(w, prepare),
+      post: (w, done, prepare) =>
         this.writer.post(
           w,
           (r) => done(r),
           (e) => done(undefined, e),
+          prepare,
         ),
       emit: (e) => this.events.emit(e),
       fault: (point, info) => this.fault(point, info),

@@ -245,7 +245,9 @@ export class RunExecution {
     if (events) {
       for (const e of events) {
         if (e.type === 'step.completed') return e.result as T;
-        if (e.type === 'step.started') attempt = e.attempt + 1;
+        // The next attempt follows the last one recorded: by its end (an attempt that ended quickly
+        // has no start recorded), or by its start alone (the worker died during it).
+        if (e.type === 'step.started' || e.type === 'step.failed') attempt = Math.max(attempt, e.attempt + 1);
         if (e.type === 'step.failed') {
           failures++;
           // A run resumed after this failure tries the step again with a fresh retry budget.
@@ -262,9 +264,13 @@ export class RunExecution {
     const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
     for (;;) {
       if (this.blocked) return never();
-      this.queue({ events: [{ type: 'step.started', pos, name, attempt }] });
+      // The start is recorded only if the attempt is still running when the writer takes it: an
+      // attempt that ends first (a quick step) is recorded by its end alone, one row, not two.
+      const start = { settled: false };
+      this.queue({ events: [{ type: 'step.started', pos, name, attempt }] }, () => !start.settled);
       this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
       const outcome = await this.attempt(fn, name, attempt, timeoutMs);
+      start.settled = true;
       if (this.done) return never();
       let error: Error;
       if (outcome.ok) {
@@ -798,14 +804,20 @@ export class RunExecution {
   // -------------------------------------------------------------------------------------------
   // Writes
 
-  /** Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes. */
-  private queue(write: Omit<RunWrite, 'runId' | 'token'>): void {
+  /**
+   * Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes.
+   * `wanted`, asked as the write leaves the queue, may drop it (false).
+   */
+  private queue(write: Omit<RunWrite, 'runId' | 'token'>, wanted?: () => boolean): void {
     const w: RunWrite = { runId: this.runId, token: this.token, ...write };
-    this.stamp(w);
-    this.host.post(w, (result, error) => {
-      if (result?.ok) return;
-      this.writeFailed(error);
-    });
+    this.host.post(
+      w,
+      (result, error) => {
+        if (result?.ok) return;
+        this.writeFailed(error);
+      },
+      wanted ? (x) => wanted() && this.stamp(x) : this.stamp,
+    );
   }
 
   /** A write the code waits for; never settles if the lease was lost. */
@@ -819,9 +831,8 @@ export class RunExecution {
 
   /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
   private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
-    this.stamp(write);
     try {
-      const result = await this.host.submit(write);
+      const result = await this.host.submit(write, this.stamp);
       if (result.ok) return result;
       this.writeFailed(undefined);
       return undefined;
@@ -832,18 +843,19 @@ export class RunExecution {
   }
 
   /**
-   * Number the write's events from where this run's history ends (writes reach the store in the
-   * order they are submitted), and clear a stale lastError: the run advances again, so whatever
-   * held it back (e.g. non-determinism) is over.
+   * As a write leaves the writer's queue (in queue order, which is the order of the store), number
+   * its events from where this run's history ends, and clear a stale lastError: the run advances
+   * again, so whatever held it back (e.g. non-determinism) is over.
    */
-  private stamp(write: RunWrite): void {
+  private readonly stamp = (write: RunWrite): boolean => {
     write.seq = this.seq + 1;
     this.seq += write.events.length;
     if (this.staleLastError && write.lastError === undefined) {
       write.lastError = null;
       this.staleLastError = false;
     }
-  }
+    return true;
+  };
 
   /** A write was fenced (`error` undefined) or the store failed: stop executing here. */
   private writeFailed(error: unknown): void {

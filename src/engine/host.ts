@@ -29,9 +29,12 @@ export interface ExecutionHost {
   readonly replayOnly?: boolean;
   /** How long a run parked by a non-determinism error waits before it is tried again. */
   readonly parkRetryMs: number;
-  submit(write: RunWrite): Promise<WriteResult>;
+  /** Queue a write and wait for its result. `prepare`, when given, runs as the write leaves the
+   * queue for the store (in queue order): it may complete the write (e.g. number its events), or
+   * return false to drop it (resolved as applied, with nothing written). */
+  submit(write: RunWrite, prepare?: (write: RunWrite) => boolean): Promise<WriteResult>;
   /** Queue a write nobody awaits; `done` gets its result, or the store error. */
-  post(write: RunWrite, done: (result: WriteResult | undefined, error?: unknown) => void): void;
+  post(write: RunWrite, done: (result: WriteResult | undefined, error?: unknown) => void, prepare?: (write: RunWrite) => boolean): void;
   emit(event: EngineEvent): void;
   fault(point: FaultPoint, info: { runId: string; pos?: number; step?: string }): void;
   /** Throws an UNKNOWN_WORKFLOW error when no definition of that name is registered. */

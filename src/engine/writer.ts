@@ -18,7 +18,12 @@ interface Pending {
   write: RunWrite;
   resolve: (r: WriteResult) => void;
   reject: (e: unknown) => void;
+  /** Runs as the write leaves the queue; false drops it. */
+  prepare: ((write: RunWrite) => boolean) | undefined;
 }
+
+/** What a dropped write resolves with: nothing was written, and nothing needed to be. */
+const DROPPED: WriteResult = { ok: true, lastSeq: 0, suspended: false, pending: [] };
 
 /** The longest the writer keeps flushing without letting the event loop turn. */
 const YIELD_AFTER_MS = 2;
@@ -41,13 +46,14 @@ export class Writer {
     private readonly maxBatch = 1000,
   ) {}
 
-  submit(write: RunWrite): Promise<WriteResult> {
-    return new Promise((resolve, reject) => this.post(write, resolve, reject));
+  /** Queue a write; `prepare`, if given, runs as it leaves the queue, and may drop it (false). */
+  submit(write: RunWrite, prepare?: (write: RunWrite) => boolean): Promise<WriteResult> {
+    return new Promise((resolve, reject) => this.post(write, resolve, reject, prepare));
   }
 
   /** Like submit, with callbacks instead of a promise (the hot path queues writes nobody awaits). */
-  post(write: RunWrite, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): void {
-    this.queue.push({ write, resolve, reject });
+  post(write: RunWrite, resolve: (r: WriteResult) => void, reject: (e: unknown) => void, prepare?: (write: RunWrite) => boolean): void {
+    this.queue.push({ write, resolve, reject, prepare });
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule();
@@ -73,7 +79,11 @@ export class Writer {
       if (this.queue.length === 0) return;
     }
     this.scheduled = false;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const batch: Pending[] = [];
+    for (const p of this.queue.splice(0, this.maxBatch)) {
+      if (!p.prepare || p.prepare(p.write)) batch.push(p);
+      else p.resolve(DROPPED);
+    }
     if (this.queue.length > 0 && !this.scheduled) {
       this.scheduled = true;
       this.schedule();

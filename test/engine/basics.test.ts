@@ -70,6 +70,31 @@ describe('a workflow with steps, a sleep and a signal', () => {
   });
 });
 
+describe('how a step is recorded', () => {
+  it('a quick step by its result alone; a step still running when the engine writes, by its start too', async () => {
+    let release: (v: string) => void = () => {};
+    const slowResult = new Promise<string>((r) => (release = r));
+    const wf = defineWorkflow({
+      name: 'quick-and-slow',
+      async run(ctx) {
+        const a = await ctx.step('quick', () => 1);
+        const b = await ctx.step('slow', () => slowResult);
+        return { a, b };
+      },
+    });
+    const { engine } = setup([wf]);
+    await engine.start();
+    const run = await engine.run(wf, undefined, { id: 'qs' });
+    const types = async () => (await engine.history('qs')).map((e) => (e.type.startsWith('step.') ? `${e.type} ${(e as { name: string }).name}` : e.type));
+    // The slow step's start is in the store while it runs (an operator sees what the run is doing).
+    for (let i = 0; i < 100 && !(await types()).includes('step.started slow'); i++) await new Promise((r) => setImmediate(r));
+    expect(await types()).toEqual(['run.started', 'step.completed quick', 'step.started slow']);
+    release('done');
+    expect(await run.result()).toEqual({ a: 1, b: 'done' });
+    expect(await types()).toEqual(['run.started', 'step.completed quick', 'step.started slow', 'step.completed slow', 'run.completed']);
+  });
+});
+
 describe('timers and listing', () => {
   it('sleepUntil waits for an instant; listRuns filters by status and workflow and pages with a cursor', async () => {
     const { SimulatedClock: Clock, MemoryStore } = await import('../../src/testing/index.js');

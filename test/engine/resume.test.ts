@@ -40,10 +40,11 @@ describe('resume a failed run from its failed step', () => {
     const history = await engine.history('f1');
     const types = history.map((e) => e.type);
     expect(types.slice(types.indexOf('run.failed'))).toEqual([
-      'run.failed', 'run.resumed', 'step.started', 'step.completed', 'step.started', 'step.completed', 'run.completed',
+      'run.failed', 'run.resumed', 'step.completed', 'step.completed', 'run.completed',
     ]);
     // The re-run attempt continues the attempt count of the failed step.
-    expect(history.filter((e) => e.type === 'step.started' && e.name === 'b').map((e) => e.type === 'step.started' && e.attempt)).toEqual([1, 2, 3]);
+    const attemptsOfB = history.flatMap((e) => ((e.type === 'step.failed' || e.type === 'step.completed') && e.name === 'b' ? [e.attempt] : []));
+    expect(attemptsOfB).toEqual([1, 2, 3]);
     expect((await engine.getRun('f1')).status).toBe('completed');
     // The whole history, failure and resume included, replays cold to the same end.
     expect(await replayHistory(wf, history)).toEqual({ status: 'completed', output: { a: 1, b: 'ok', c: 1 } });

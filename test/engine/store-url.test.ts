@@ -46,7 +46,6 @@ describe('store URLs', () => {
     expect((await reader.getRun('h1')).status).toBe('completed');
     expect((await reader.history('h1')).map((e) => e.type)).toEqual([
       'run.started',
-      'step.started',
       'step.completed',
       'timer.scheduled',
       'timer.fired',

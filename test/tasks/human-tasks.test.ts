@@ -83,7 +83,7 @@ describe('human tasks', () => {
 
     const history = await engine.history('r1');
     expect(history.map((e) => e.type)).toEqual([
-      'run.started', 'human.requested', 'human.completed', 'step.started', 'step.completed', 'run.completed',
+      'run.started', 'human.requested', 'human.completed', 'step.completed', 'run.completed',
     ]);
     expect(history[2]).toMatchObject({ status: 'completed', by: 'alice', data: { zip: '12345' } });
     expect(await replayHistory(review, history)).toEqual({ status: 'completed', output: { status: 'completed', label: 'Main St 1 12345', by: 'alice' } });

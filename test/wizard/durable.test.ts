@@ -194,7 +194,9 @@ describe('durable wizard runs', () => {
     expect(r).toMatchObject({ status: 'completed', result: { started: 'people' } });
     expect(r.answers).toMatchObject({ columns: [{ column: 'name', type: 'string' }, { column: 'age', type: 'integer' }] });
     expect(previews).toEqual(['s3://bucket/missing.csv', 's3://bucket/people.csv']);
-    const steps = (await engine.history(runId)).filter((e) => e.type === 'step.started').map((e) => (e as { name: string }).name);
+    const steps = (await engine.history(runId))
+      .filter((e) => e.type === 'step.completed' || e.type === 'step.failed')
+      .map((e) => (e as { name: string }).name);
     expect(steps).toEqual(['action:source', 'action:source', 'commit']);
   });
 });
