@@ -52,8 +52,10 @@ async function feedOf(store: Store, count: number, after?: string): Promise<Stat
   return changes;
 }
 
-/** SQL that removes what version 4 (the status-change feed) created. */
-const dropFeed = (q: string): string => `DROP FUNCTION ${q}.record_status_change() CASCADE; DROP TABLE ${q}.status_changes`;
+/** SQL that removes what versions 4 (the status-change feed) and later created (versions 3 and 5
+ * only replace apply_writes, so they can be applied again). */
+const dropFeed = (q: string): string =>
+  `DROP FUNCTION ${q}.write_run; DROP FUNCTION ${q}.record_status_change() CASCADE; DROP TABLE ${q}.status_changes`;
 
 describe('PostgresStore', () => {
   const opened: PostgresStore[] = [];
@@ -371,7 +373,7 @@ describe('PostgresStore', () => {
     expect(history.map((e) => e.type)).toEqual(['run.started', 'step.started', 'step.completed']);
   });
 
-  it('a step append whose commit succeeded but whose answer was lost is sent again and recognised, not appended twice', async () => {
+  it('a step append or a run end whose commit succeeded but whose answer was lost is sent again and recognised, not applied twice', async () => {
     // A proxy between the store and the server that, once armed, cuts the connection as the
     // server's answer to the next query arrives: after its ReadyForQuery, so the statement has
     // committed, and before the store has read any of it.
@@ -427,6 +429,13 @@ describe('PostgresStore', () => {
         { ok: false, reason: 'fenced' },
       ]);
       expect(await store.history('r1')).toHaveLength(4);
+      // The run's end (write_run) likewise.
+      armed = true;
+      const end: RunWrite = { runId: 'r1', token: lease.token, seq: 5, events: [{ type: 'run.completed', result: 42 }], transition: { status: 'completed', output: 42 } };
+      expect(await store.write([end], T0 + 4)).toEqual([{ ok: true, lastSeq: 5, suspended: false, pending: [] }]);
+      expect(cuts).toBe(3);
+      expect(await store.getRun('r1')).toMatchObject({ status: 'completed', output: 42, lastSeq: 5, completedAt: T0 + 4 });
+      expect(await store.write([end], T0 + 5)).toEqual([{ ok: false, reason: 'fenced' }]);
     } finally {
       await store?.close();
       await new Promise((resolve) => proxy.close(resolve));

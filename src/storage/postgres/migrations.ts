@@ -782,6 +782,47 @@ export const MIGRATIONS: readonly Migration[] = [
       END $fn$;
     `,
   },
+  {
+    version: 6,
+    description: 'write_run: one write of a run, typed, numbered by its seq, without the write log',
+    // The sequential path of a write that is more than an append (a state change, a run's end): one
+    // call with typed arguments instead of apply_writes and its JSON batch, and no write-log row.
+    // The write names the seq of its first event (it has events), so a call sent again after a lost
+    // connection, if the first one committed, finds the history past that seq and matches nothing;
+    // the client then recognises its own events there (see PostgresStore.write).
+    // The inbox of an ended run is emptied by a second statement, whose snapshot sees a signal
+    // stored while the UPDATE waited for the row's lock.
+    sql: `
+      CREATE FUNCTION $S.write_run(rid text, token integer, first_seq integer, events text[], now_ms bigint,
+                                   new_state text, error_mode integer, error_value text,
+                                   end_status text, end_output text, end_error text) RETURNS boolean
+      LANGUAGE plpgsql AS $fn$
+      DECLARE n integer := coalesce(cardinality(events), 0);
+      BEGIN
+        UPDATE $S.runs r SET
+          last_seq = r.last_seq + n,
+          updated_at = now_ms,
+          state = coalesce(new_state, r.state),
+          last_error = CASE error_mode WHEN 0 THEN r.last_error WHEN 1 THEN error_value ELSE NULL END,
+          status = coalesce(end_status, r.status),
+          completed_at = CASE WHEN end_status IS NULL THEN r.completed_at ELSE now_ms END,
+          output = CASE WHEN end_status IS NULL THEN r.output ELSE end_output END,
+          error = CASE WHEN end_status IS NULL THEN r.error ELSE end_error END,
+          wake_at = CASE WHEN end_status IS NULL THEN r.wake_at END,
+          waiting_for = CASE WHEN end_status IS NULL THEN r.waiting_for END,
+          lease_owner = CASE WHEN end_status IS NULL THEN r.lease_owner END,
+          lease_expires_at = CASE WHEN end_status IS NULL THEN r.lease_expires_at END
+        WHERE r.id = rid AND r.lease_token = token AND r.status = 'running' AND r.last_seq = first_seq - 1;
+        IF NOT FOUND THEN RETURN false; END IF;
+        INSERT INTO $S.events (run_id, seq, at, data)
+        SELECT rid, first_seq + x.ord::integer - 1, now_ms, x.data FROM unnest(events) WITH ORDINALITY AS x(data, ord);
+        IF end_status IS NOT NULL THEN
+          DELETE FROM $S.inbox WHERE run_id = rid;
+        END IF;
+        RETURN true;
+      END $fn$;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

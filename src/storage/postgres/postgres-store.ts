@@ -135,6 +135,37 @@ function prepareWrite(w: RunWrite): Record<string, unknown> {
   };
 }
 
+/** The parameters of the append statement: a write that only appends events at `seq`. */
+function appendValues(w: RunWrite, seq: number, now: number): unknown[] {
+  return [w.runId, w.token, seq, w.events.map((e) => JSON.stringify(e)), now];
+}
+
+/** A write of one run that write_run can apply: no inbox consumption, children, deliveries or
+ * tasks, and no transition or a terminal one. */
+function isOneRunWrite(w: RunWrite): boolean {
+  return (
+    w.transition?.status !== 'waiting' && !w.consume?.length && !w.createRuns?.length && !w.deliver?.length && !w.createTasks?.length && !w.expireTasks?.length
+  );
+}
+
+/** The arguments of write_run, in its order (events fourth, as in appendValues). */
+function writeRunValues(w: RunWrite, seq: number, now: number): unknown[] {
+  const t = w.transition?.status === 'waiting' ? undefined : w.transition;
+  return [
+    w.runId,
+    w.token,
+    seq,
+    w.events.map((e) => JSON.stringify(e)),
+    now,
+    w.state === undefined ? null : JSON.stringify(w.state),
+    w.lastError === undefined ? 0 : w.lastError === null ? 2 : 1,
+    w.lastError ? JSON.stringify(w.lastError) : null,
+    t?.status ?? null,
+    t?.status === 'completed' ? toJson(t.output) : null,
+    t?.status === 'failed' ? JSON.stringify(t.error) : null,
+  ];
+}
+
 /** A write that changes no status and touches no other run or inbox: events, state, last error. */
 function isPlainWrite(w: RunWrite): boolean {
   return w.transition === undefined && !w.consume?.length && !w.createRuns?.length && !w.deliver?.length && !w.createTasks?.length && !w.expireTasks?.length;
@@ -612,7 +643,10 @@ export class PostgresStore implements Store {
     //   parameters, no JSON decoding on the server;
     // - everything else: apply_writes.
     const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
-    if (only && appendsOnly(only) && only.seq !== undefined && only.events.length > 0) return [await this.append(only, only.seq, now)];
+    if (only?.seq !== undefined && only.events.length > 0) {
+      if (appendsOnly(only)) return [await this.numbered(only, only.seq, this.sql.append, appendValues(only, only.seq, now))];
+      if (isOneRunWrite(only)) return [await this.numbered(only, only.seq, this.sql.writeRun, writeRunValues(only, only.seq, now))];
+    }
     const [text, values] = batch.some((w) => w.createTasks?.length || w.expireTasks?.length)
       ? [
           this.sql.writeWithTasks,
@@ -646,20 +680,21 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A write that only appends events at a known seq (a step's record, sequential work): one
-   * statement, its fence and position checked by the run row's UPDATE, no write log. A statement
-   * sent again after a lost connection finds the history already past `seq` and matches nothing;
-   * then, if the events stored there are this write's, the first attempt committed.
+   * One write of sequential work that numbers its events (a step's record: `append`; a state
+   * change or a run's end: `write_run`): one statement, the fence and the position checked by the
+   * run row's UPDATE, no write log. A statement sent again after a lost connection finds the
+   * history already past `seq` and matches nothing; then, if the events stored there are this
+   * write's, the first attempt committed.
    */
-  private async append(w: RunWrite, seq: number, now: number): Promise<WriteResult> {
-    const data = w.events.map((e) => JSON.stringify(e));
+  private async numbered(w: RunWrite, seq: number, text: string, values: unknown[]): Promise<WriteResult> {
+    const data = values[3] as string[];
     const lastSeq = seq + data.length - 1;
-    const name = this.statementNames.get(this.sql.append) as string;
+    const name = this.statementNames.get(text) as string;
     let attempts = 0;
     return this.withClient('always', async (c) => {
       attempts++;
-      const res = await c.query({ name, text: this.sql.append, values: [w.runId, w.token, seq, data, now] });
-      if (res.rowCount === data.length) return { ok: true, lastSeq, suspended: false, pending: [] };
+      const res = await c.query<{ ok?: boolean }>({ name, text, values });
+      if (res.rows[0]?.ok ?? res.rowCount === data.length) return { ok: true, lastSeq, suspended: false, pending: [] };
       if (attempts > 1) {
         const stored = await c.query<{ data: string[] | null }>({
           name: this.statementNames.get(this.sql.appended),
@@ -952,6 +987,7 @@ function statements(q: string) {
       SELECT h.id, $3::integer + x.ord::integer - 1, $5, x.data FROM head h, unnest($4::text[]) WITH ORDINALITY AS x(data, ord)
       RETURNING seq`,
     appended: `SELECT array_agg(data ORDER BY seq) AS data FROM ${q}.events WHERE run_id = $1 AND seq BETWEEN $2 AND $3`,
+    writeRun: `SELECT ${q}.write_run($1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10, $11) AS ok`,
     prune: `DELETE FROM ${q}.write_log WHERE created < now() - interval '15 minutes'`,
     // The row of `known` always comes back; the page's rows are joined to it (none when unknown).
     statusChanges: `
