@@ -416,6 +416,33 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe('claimDueRuns (optional)', () => {
+      it('claims as claimDue does, each run read with its history after run.started and its inbox', async (ctx) => {
+        if (!store.claimDueRuns) return ctx.skip();
+        await store.createRun(newRun('fresh'), T0 + 10);
+        const s = await started('slept', T0);
+        await writeOne({ runId: 'slept', token: s.token, seq: 2, events: [step(1), done(1, { v: 1 })] }, T0 + 5);
+        await suspend(s, ['go'], T0 + 20, T0 + 6);
+        const go = await store.sendSignal('slept', 'go', { yes: true }, T0 + 7);
+        await store.createRun(newRun('later'), T0 + 500);
+        const claimed = await store.claimDueRuns({ owner: 'w2', now: T0 + 30, leaseMs: LEASE, limit: 10 });
+        expect(claimed.map((c) => c.lease)).toEqual([
+          { runId: 'slept', owner: 'w2', token: 2, expiresAt: T0 + 30 + LEASE },
+          { runId: 'fresh', owner: 'w2', token: 1, expiresAt: T0 + 30 + LEASE },
+        ]);
+        for (const c of claimed) {
+          expect(c.run).toEqual(await mustGet(c.lease.runId));
+          expect(c.history).toEqual(await store.history(c.lease.runId, 1));
+          expect(c.inbox).toEqual(await store.inbox(c.lease.runId));
+        }
+        expect(claimed[0]?.run).toMatchObject({ status: 'running', leaseOwner: 'w2', lastSeq: 3 });
+        expect(claimed[0]?.history.map((e) => e.seq)).toEqual([2, 3]);
+        expect(claimed[0]?.inbox).toEqual([go]);
+        expect(claimed[1]?.history).toEqual([]);
+        expect(await store.claimDueRuns({ owner: 'w2', now: T0 + 30, leaseMs: LEASE, limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('claimRun', () => {
       it('claims a pending run, or a waiting one before it is due', async () => {
         await store.createRun(newRun('p'), T0 + 1000);

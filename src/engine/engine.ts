@@ -738,13 +738,16 @@ export class Engine {
       if (capacity <= 0) this.backlog = true;
       if (capacity > 0) {
         try {
-          const leases = await store.claimDue({ owner: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs, limit: capacity });
-          claimed = leases.length;
+          const claim = { owner: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs, limit: capacity };
+          // A store that reads what it claims in the same call saves two or three reads per run.
+          const batch = store.claimDueRuns ? await store.claimDueRuns(claim) : await store.claimDue(claim);
+          claimed = batch.length;
           // A full claim may have left due runs behind.
           this.backlog = claimed === capacity;
-          for (const lease of leases) {
+          for (const item of batch) {
             this.loading++;
-            void this.load(store, lease).finally(() => this.loading--);
+            const loaded = 'lease' in item ? this.begin(store, item.lease, item.run, item.history, item.inbox) : this.load(store, item);
+            void loaded.finally(() => this.loading--);
           }
         } catch (err) {
           this.logger.error('Claiming runs failed; trying again', { error: coerceError(err).message });
@@ -798,12 +801,23 @@ export class Engine {
     });
   }
 
+  /** Read a claimed run, its history and inbox, and begin executing it. */
   private async load(store: Store, lease: Lease): Promise<void> {
     try {
       const [run, inbox] = await Promise.all([store.getRun(lease.runId), store.inbox(lease.runId)]);
       if (!run) return;
       // A run that never executed holds only run.started: nothing to replay, nothing to read.
       const history = run.lastSeq <= 1 ? [] : await store.history(lease.runId);
+      await this.begin(store, lease, run, history, inbox);
+    } catch (err) {
+      this.logger.error('Loading a run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
+      await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
+    }
+  }
+
+  /** Begin executing a claimed run that has been read (replaying its history), or give it back. */
+  private async begin(store: Store, lease: Lease, run: RunRecord, history: HistoryEvent[], inbox: InboxMessage[]): Promise<void> {
+    try {
       const definition = this.registry.get(run.workflow)?.get(run.version);
       if (!definition) {
         const error = new KeelError(
@@ -828,7 +842,7 @@ export class Engine {
       this.events.emit({ type: 'run.resumed', runId: run.id, workflow: run.workflow });
       this.execute(run, lease, history, inbox, definition);
     } catch (err) {
-      this.logger.error('Loading a run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
+      this.logger.error('Starting a claimed run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
       await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
     }
   }

@@ -5,7 +5,8 @@
  */
 import type { SerializedError } from '../core/errors.js';
 import type { HumanTaskRecord, TaskStatus } from '../core/human-task.js';
-import type { InboxMessage, RunKind, RunRecord, RunStatus } from '../core/store.js';
+import type { EventData } from '../core/history.js';
+import type { InboxMessage, NewRun, RunKind, RunRecord, RunStatus } from '../core/store.js';
 
 type Num = number | string;
 
@@ -136,4 +137,36 @@ export function rowToTask(row: TaskRow): HumanTaskRecord {
   if (row.completed_at !== null) task.completedAt = Number(row.completed_at);
   if (row.deadline_at !== null) task.deadlineAt = Number(row.deadline_at);
   return task;
+}
+
+/** The record of a run just created from `input` (with its input as stored, `inputJson`), built
+ * without reading it back. */
+export function newRunRecord(input: NewRun, inputJson: string | null, now: number): RunRecord {
+  const claim = input.claim;
+  const run: RunRecord = {
+    id: input.id,
+    kind: input.kind,
+    workflow: input.workflow,
+    version: input.version,
+    status: claim ? 'running' : 'pending',
+    input: fromJson(inputJson),
+    state: {},
+    createdAt: now,
+    updatedAt: now,
+    leaseToken: claim ? 1 : 0,
+    lastSeq: 1,
+  };
+  if (input.parentId !== undefined) run.parentId = input.parentId;
+  if (claim) {
+    run.leaseOwner = claim.owner;
+    run.leaseExpiresAt = claim.expiresAt;
+  } else run.wakeAt = now;
+  return run;
+}
+
+/** A new run's first event. */
+export function startedEvent(run: NewRun, parentId: string | undefined): EventData {
+  const started: EventData = { type: 'run.started', workflow: run.workflow, version: run.version, input: run.input };
+  if (parentId !== undefined) started.parentId = parentId;
+  return started;
 }

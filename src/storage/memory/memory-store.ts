@@ -9,6 +9,7 @@ import { reopenConflict, settleConflict, taskSignal, type HumanTaskRecord, type 
 import {
   appendsOnly,
   CANCEL_SIGNAL,
+  type ClaimedRun,
   invalidStatusCursor,
   isTerminal,
   statusChangeLimit,
@@ -176,6 +177,21 @@ export class MemoryStore implements Store {
   }
 
   claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
+    return Promise.resolve(this.claimLeases(opts));
+  }
+
+  claimDueRuns(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRun[]> {
+    return Promise.resolve(
+      this.claimLeases(opts).map((lease) => ({
+        lease,
+        run: copy(this.runs.get(lease.runId) as RunRecord),
+        history: (this.events.get(lease.runId) ?? []).filter((e) => e.seq > 1).map(copy),
+        inbox: copy(this.inboxes.get(lease.runId) ?? []),
+      })),
+    );
+  }
+
+  private claimLeases(opts: { owner: string; now: number; leaseMs: number; limit: number }): Lease[] {
     const due = [...this.runs.values()]
       .filter(
         (r) =>
@@ -184,7 +200,7 @@ export class MemoryStore implements Store {
       )
       .sort((a, b) => (a.wakeAt ?? a.leaseExpiresAt ?? 0) - (b.wakeAt ?? b.leaseExpiresAt ?? 0))
       .slice(0, opts.limit);
-    return Promise.resolve(due.map((r) => this.claim(r, opts.owner, opts.now + opts.leaseMs, opts.now)));
+    return due.map((r) => this.claim(r, opts.owner, opts.now + opts.leaseMs, opts.now));
   }
 
   private claim(run: RunRecord, owner: string, expiresAt: number, now: number): Lease {

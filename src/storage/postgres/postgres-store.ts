@@ -45,7 +45,20 @@ import type {
 } from '../../core/store.js';
 import { uuidv7 } from '../../util/ids.js';
 import { encodeCursor, pageRequest } from '../../util/json.js';
-import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, RUN_COLUMNS, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
+import {
+  fromJson,
+  type InboxRow,
+  newRunRecord,
+  rowToMessage,
+  rowToRun,
+  rowToTask,
+  RUN_COLUMNS,
+  type RunRow,
+  startedEvent,
+  TASK_COLUMNS,
+  type TaskRow,
+  toJson,
+} from '../sql-rows.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import {
   reopenConflict,
@@ -74,37 +87,6 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Log for connection trouble the store rides through (default: silent). */
   onWarning?: (message: string, error: Error) => void;
-}
-
-/** The record of a run createRuns just inserted, as getRun would read it. */
-function newRunRecord(input: NewRun, inputJson: string | null, now: number): RunRecord {
-  const claim = input.claim;
-  const run: RunRecord = {
-    id: input.id,
-    kind: input.kind,
-    workflow: input.workflow,
-    version: input.version,
-    status: claim ? 'running' : 'pending',
-    input: fromJson(inputJson),
-    state: {},
-    createdAt: now,
-    updatedAt: now,
-    leaseToken: claim ? 1 : 0,
-    lastSeq: 1,
-  };
-  if (input.parentId !== undefined) run.parentId = input.parentId;
-  if (claim) {
-    run.leaseOwner = claim.owner;
-    run.leaseExpiresAt = claim.expiresAt;
-  } else run.wakeAt = now;
-  return run;
-}
-
-/** A run.started event for a new run. */
-function startedEvent(run: NewRun, parentId: string | undefined): EventData {
-  const started: EventData = { type: 'run.started', workflow: run.workflow, version: run.version, input: run.input };
-  if (parentId !== undefined) started.parentId = parentId;
-  return started;
 }
 
 /** The compact JSON shape apply_writes reads (keys are short: this is the hot path). Undefined

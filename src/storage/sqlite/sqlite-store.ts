@@ -29,6 +29,7 @@ import {
 } from '../../core/human-task.js';
 import { appendsOnly, CANCEL_SIGNAL, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
+  ClaimedRun,
   CreateRunResult,
   InboxMessage,
   Lease,
@@ -45,7 +46,20 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { decimalCursor, encodeCursor, pageRequest } from '../../util/json.js';
-import { fromJson, type InboxRow, rowToMessage, rowToRun, rowToTask, runColumnsWith, type RunRow, TASK_COLUMNS, type TaskRow, toJson } from '../sql-rows.js';
+import {
+  fromJson,
+  type InboxRow,
+  newRunRecord,
+  rowToMessage,
+  rowToRun,
+  rowToTask,
+  runColumnsWith,
+  type RunRow,
+  startedEvent,
+  TASK_COLUMNS,
+  type TaskRow,
+  toJson,
+} from '../sql-rows.js';
 import { Checkpointer, type CheckpointResult } from './checkpointer.js';
 import { assertSchemaNotNewer, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 
@@ -127,10 +141,8 @@ interface PreparedRun {
 }
 
 function prepareRun(run: NewRun, parentId: string | undefined): PreparedRun {
-  const started: EventData = { type: 'run.started', workflow: run.workflow, version: run.version, input: run.input };
-  if (parentId !== undefined) started.parentId = parentId;
   const withParent = parentId === undefined ? run : { ...run, parentId };
-  return { run: withParent, input: toJson(run.input), started: JSON.stringify(started) };
+  return { run: withParent, input: toJson(run.input), started: JSON.stringify(startedEvent(run, parentId)) };
 }
 
 function prepareWrite(w: RunWrite): PreparedWrite {
@@ -208,6 +220,14 @@ function prepareStatements(db: Database.Database) {
       'SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?',
     ),
     history: db.prepare<[string, number], EventRow>('SELECT seq, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq'),
+    /** The runs, histories after run.started, and inboxes of a JSON array of run ids. */
+    runsIn: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
+    historiesIn: db.prepare<[string], EventRow & { run_id: string }>(
+      'SELECT run_id, seq, at, data FROM events WHERE run_id IN (SELECT value FROM json_each(?)) AND seq > 1 ORDER BY run_id, seq',
+    ),
+    inboxesIn: db.prepare<[string], InboxRow>(
+      'SELECT id, run_id, name, payload, sent_at FROM inbox WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, id',
+    ),
     inbox: db.prepare<[string], InboxRow>('SELECT id, run_id, name, payload, sent_at FROM inbox WHERE run_id = ? ORDER BY id'),
     insertInbox: db.prepare<[string, string, string | null, number]>(
       'INSERT INTO inbox (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)',
@@ -320,19 +340,11 @@ function prepareTransactions(db: Database.Database, st: Statements) {
     return (...args: A) => tx.immediate(...args);
   };
   return {
-    createRun: wrap((p: PreparedRun, now: number, claim: NewRun['claim']) => {
-      const created = insertRun(st, p, now, claim) > 0;
-      const row = st.getRun.get(p.run.id);
-      if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
-      return { created, run: rowToRun(row) };
-    }),
+    createRun: wrap((p: PreparedRun, now: number, claim: NewRun['claim']) => createOne(st, p, now, claim)),
     createRuns: wrap((prepared: PreparedRun[], inputs: NewRun[], now: number): CreateRunResult[] =>
       prepared.map((p, i) => {
         const claim = inputs[i]?.claim;
-        const created = insertRun(st, p, now, claim) > 0;
-        const row = st.getRun.get(p.run.id);
-        if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
-        const run = rowToRun(row);
+        const { created, run } = createOne(st, p, now, claim);
         return created && claim
           ? { created, run, lease: { runId: run.id, owner: claim.owner, token: 1, expiresAt: claim.expiresAt } }
           : { created, run };
@@ -348,13 +360,31 @@ function prepareTransactions(db: Database.Database, st: Statements) {
       st.wake.run(now, now, now, runId, name, name);
       return { id, runId, name, payload: fromJson(payload), sentAt: now };
     }),
-    claimDue: wrap((owner: string, now: number, expiresAt: number, limit: number): Lease[] =>
-      st.selectDue.all(now, limit).map(({ id }): Lease => {
-        const claimed = st.claim.get(owner, expiresAt, now, id);
-        if (!claimed) throw new Error(`Run '${id}' vanished while it was being claimed.`);
-        return { runId: id, owner, token: claimed.lease_token, expiresAt };
-      }),
-    ),
+    claimDue: wrap((owner: string, now: number, expiresAt: number, limit: number): Lease[] => claimLeases(st, owner, now, expiresAt, limit)),
+    claimDueRuns: wrap((owner: string, now: number, expiresAt: number, limit: number): ClaimedRun[] => {
+      const leases = claimLeases(st, owner, now, expiresAt, limit);
+      if (leases.length === 0) return [];
+      // Three reads for the whole batch, each a lookup per run in its index.
+      const ids = JSON.stringify(leases.map((l) => l.runId));
+      const runs = new Map(st.runsIn.all(ids).map((row) => [row.id, rowToRun(row)]));
+      const histories = new Map<string, HistoryEvent[]>();
+      for (const e of st.historiesIn.all(ids)) {
+        let list = histories.get(e.run_id);
+        if (!list) histories.set(e.run_id, (list = []));
+        list.push({ ...(JSON.parse(e.data) as EventData), runId: e.run_id, seq: e.seq, at: e.at });
+      }
+      const inboxes = new Map<string, InboxMessage[]>();
+      for (const m of st.inboxesIn.all(ids)) {
+        let list = inboxes.get(m.run_id);
+        if (!list) inboxes.set(m.run_id, (list = []));
+        list.push(rowToMessage(m));
+      }
+      return leases.map((lease): ClaimedRun => {
+        const run = runs.get(lease.runId);
+        if (!run) throw new Error(`Run '${lease.runId}' vanished while it was being claimed.`);
+        return { lease, run, history: histories.get(lease.runId) ?? [], inbox: inboxes.get(lease.runId) ?? [] };
+      });
+    }),
     renewLeases: wrap((leases: { runId: string; token: number }[], expiresAt: number) => {
       const lost: string[] = [];
       const cancelRequested: string[] = [];
@@ -626,6 +656,10 @@ export class SqliteStore implements Store {
     return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
   }
 
+  claimDueRuns(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRun[]> {
+    return settle(() => this.c.tx.claimDueRuns(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
+  }
+
   claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
     return settle(() => {
       const expiresAt = opts.now + opts.leaseMs;
@@ -802,6 +836,23 @@ export class SqliteStore implements Store {
   reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord> {
     return settle(() => this.c.tx.reopenRun(runId, JSON.stringify(event), now));
   }
+}
+
+/** Create a run unless its id exists; its record is built, or the existing one read. */
+function createOne(st: Statements, p: PreparedRun, now: number, claim: NewRun['claim']): { created: boolean; run: RunRecord } {
+  if (insertRun(st, p, now, claim) > 0) return { created: true, run: newRunRecord(p.run, p.input, now) };
+  const row = st.getRun.get(p.run.id);
+  if (!row) throw new Error(`Run '${p.run.id}' vanished inside the transaction that created it.`);
+  return { created: false, run: rowToRun(row) };
+}
+
+/** Claim up to `limit` due runs, oldest due first. */
+function claimLeases(st: Statements, owner: string, now: number, expiresAt: number, limit: number): Lease[] {
+  return st.selectDue.all(now, limit).map(({ id }): Lease => {
+    const claimed = st.claim.get(owner, expiresAt, now, id);
+    if (!claimed) throw new Error(`Run '${id}' vanished while it was being claimed.`);
+    return { runId: id, owner, token: claimed.lease_token, expiresAt };
+  });
 }
 
 /** Insert a run row and its run.started event unless the id exists; returns the rows inserted. */
