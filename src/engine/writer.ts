@@ -135,6 +135,8 @@ function mergeByRun(batch: Pending[]): { write: RunWrite; members: Pending[] }[]
       if (w.lastError !== undefined) m.lastError = w.lastError;
       if (w.createRuns) m.createRuns = [...(m.createRuns ?? []), ...w.createRuns];
       if (w.deliver) m.deliver = [...(m.deliver ?? []), ...w.deliver];
+      if (w.createTasks) m.createTasks = [...(m.createTasks ?? []), ...w.createTasks];
+      if (w.expireTasks) m.expireTasks = [...(m.expireTasks ?? []), ...w.expireTasks];
       if (w.transition) m.transition = w.transition;
       g.members.push(p);
       continue;

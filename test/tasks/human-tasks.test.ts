@@ -99,6 +99,29 @@ describe('human tasks', () => {
     expect((await errorOf(engine.cancelHumanTask('nope'))).code).toBe(ErrorCode.NotFound);
   });
 
+  it('tasks asked for at once are all created, and each answer goes to its own task', async () => {
+    // Their requests reach the store in one batch, as one write of the run.
+    const both = defineWorkflow({
+      name: 'both',
+      async run(ctx) {
+        const [a, b] = await Promise.all([
+          ctx.humanTask('first', { title: 'First?', schema: z.boolean() }),
+          ctx.humanTask('second', { title: 'Second?', schema: z.boolean() }),
+        ]);
+        return [a.status === 'completed' && a.data, b.status === 'completed' && b.data];
+      },
+    });
+    const { engine } = testEngine({ workflows: [both] });
+    await engine.start();
+    const run = await engine.run(both, undefined, { id: 'b1' });
+    let tasks: Awaited<ReturnType<typeof engine.listHumanTasks>>['tasks'] = [];
+    await until(async () => (tasks = (await engine.listHumanTasks({ runId: 'b1', status: 'pending' })).tasks).length === 2, 'both tasks');
+    const byName = new Map(tasks.map((t) => [t.name, t]));
+    await engine.completeHumanTask(byName.get('second')!.id, false);
+    await engine.completeHumanTask(byName.get('first')!.id, true);
+    expect(await run.result()).toEqual([true, false]);
+  });
+
   it('expires the task at its deadline and the run sees it', async () => {
     const { engine, clock } = testEngine();
     await engine.start();
