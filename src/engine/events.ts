@@ -44,6 +44,11 @@ export class EngineEvents {
     return () => set.delete(l);
   }
 
+  /** Whether a listener would receive events of this type. */
+  listens(type: EngineEventType): boolean {
+    return (this.listeners.get(type)?.size ?? 0) > 0 || (this.listeners.get('*')?.size ?? 0) > 0;
+  }
+
   emit(event: EngineEvent): void {
     const specific = this.listeners.get(event.type);
     const all = this.listeners.get('*');

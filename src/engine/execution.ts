@@ -62,6 +62,40 @@ interface RunningStep {
   abort(reason: Error): void;
 }
 
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+/** What a step attempt's function is given. Its AbortController is made only if the step reads
+ * its signal: most steps never do. */
+class AttemptContext implements StepContext {
+  private controller: AbortController | undefined;
+  private ended = false;
+
+  constructor(
+    readonly runId: string,
+    readonly step: string,
+    readonly attempt: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.ended) this.controller.abort(new CancelledError('The step attempt has ended.'));
+    }
+    return this.controller.signal;
+  }
+
+  /** The attempt is over: a signal read from now on is already aborted. */
+  end(): void {
+    this.ended = true;
+  }
+
+  /** The attempt is abandoned (timeout, cancel, stop): its signal aborts with the reason. */
+  abort(reason: Error): void {
+    this.controller?.abort(reason);
+    this.ended = true;
+  }
+}
+
 interface ResolvedRetry {
   maxAttempts: number;
   initialDelayMs: number;
@@ -268,8 +302,10 @@ export class RunExecution {
       // attempt that ends first (a quick step) is recorded by its end alone, one row, not two.
       const start = { settled: false };
       this.queue({ events: [{ type: 'step.started', pos, name, attempt }] }, () => !start.settled);
-      this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
-      const outcome = await this.attempt(fn, name, attempt, timeoutMs);
+      if (this.host.listens('step.started')) this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
+      // A synchronous step's outcome is at hand: no promise, no turn of the microtask queue.
+      const pending = this.attempt(fn, name, attempt, timeoutMs);
+      const outcome = pending instanceof Promise ? await pending : pending;
       start.settled = true;
       if (this.done) return never();
       let error: Error;
@@ -282,10 +318,10 @@ export class RunExecution {
           await this.write({ events: [{ type: 'step.failed', pos, name, attempt, error: serializeError(error) }] });
           throw error;
         }
-        this.host.fault('step.afterSideEffect', { runId: this.runId, pos, step: name });
+        this.host.fault?.('step.afterSideEffect', { runId: this.runId, pos, step: name });
         await this.write({ events: [{ type: 'step.completed', pos, name, attempt, result: value }] });
-        this.host.fault('step.afterRecord', { runId: this.runId, pos, step: name });
-        this.host.emit({ type: 'step.completed', runId: this.runId, step: name, attempt });
+        this.host.fault?.('step.afterRecord', { runId: this.runId, pos, step: name });
+        if (this.host.listens('step.completed')) this.host.emit({ type: 'step.completed', runId: this.runId, step: name, attempt });
         return value;
       }
       error = outcome.error;
@@ -305,67 +341,66 @@ export class RunExecution {
     }
   }
 
+  /**
+   * Run one attempt of a step. A synchronous step (most are) ends here and its outcome is returned
+   * as it is; an asynchronous one is tracked while it runs, so that a timeout, a cancel or the
+   * engine stopping can abort it, and its outcome comes as a promise.
+   */
   private attempt<T>(
     fn: (s: StepContext) => T | Promise<T>,
     name: string,
     attempt: number,
     timeoutMs: number | undefined,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
+  ): Outcome<T> | Promise<Outcome<T>> {
+    const context = new AttemptContext(this.runId, name, attempt);
+    let value: T | Promise<T>;
+    try {
+      value = fn(context);
+    } catch (err) {
+      context.end();
+      return this.attemptEnded({ ok: false, error: coerceError(err) });
+    }
+    if (!(value instanceof Promise)) {
+      context.end();
+      return this.attemptEnded({ ok: true, value });
+    }
+    const running = value;
     this.inFlight++;
     return new Promise((resolve) => {
       let settled = false;
       let cancelTimer: (() => void) | undefined;
-      // The AbortController is made only if the step reads its signal: most steps never do, and
-      // the hot path is one store write per step.
-      let controller: AbortController | undefined;
-      const running: RunningStep = {
+      const step: RunningStep = {
         abort: (reason) => {
-          controller?.abort(reason);
+          context.abort(reason);
           finish({ ok: false, error: reason });
         },
       };
-      const finish = (outcome: { ok: true; value: T } | { ok: false; error: Error }): void => {
+      const finish = (outcome: Outcome<T>): void => {
         if (settled) return;
         settled = true;
+        context.end();
         cancelTimer?.();
-        this.running.delete(running);
+        this.running.delete(step);
         this.inFlight--;
-        resolve(outcome);
-        if (this.waits.size > 0) this.scheduleCheck();
+        resolve(this.attemptEnded(outcome));
       };
-      this.running.add(running);
+      this.running.add(step);
       if (timeoutMs !== undefined) {
         cancelTimer = this.host.clock.setTimer(timeoutMs, () =>
-          running.abort(new TimeoutError(`Step '${name}' timed out after ${timeoutMs} ms (attempt ${attempt}).`)),
+          step.abort(new TimeoutError(`Step '${name}' timed out after ${timeoutMs} ms (attempt ${attempt}).`)),
         );
       }
-      const runId = this.runId;
-      const context: StepContext = {
-        get signal() {
-          if (!controller) {
-            controller = new AbortController();
-            if (settled) controller.abort(new CancelledError('The step attempt has ended.'));
-          }
-          return controller.signal;
-        },
-        attempt,
-        runId,
-        step: name,
-      };
-      try {
-        const value = fn(context);
-        if (value instanceof Promise) {
-          value.then(
-            (v: T) => finish({ ok: true, value: v }),
-            (err: unknown) => finish({ ok: false, error: coerceError(err) }),
-          );
-        } else {
-          finish({ ok: true, value });
-        }
-      } catch (err) {
-        finish({ ok: false, error: coerceError(err) });
-      }
+      running.then(
+        (v: T) => finish({ ok: true, value: v }),
+        (err: unknown) => finish({ ok: false, error: coerceError(err) }),
+      );
     });
+  }
+
+  /** An attempt ended: waits beside it (a `Promise.all` with a signal) may now be all there is. */
+  private attemptEnded<T>(outcome: Outcome<T>): Outcome<T> {
+    if (this.waits.size > 0) this.scheduleCheck();
+    return outcome;
   }
 
   /** @internal (RunContext) */
@@ -821,13 +856,27 @@ export class RunExecution {
   }
 
   /** A write the code waits for; never settles if the lease was lost. */
-  private async write(write: Omit<RunWrite, 'runId' | 'token'>): Promise<void> {
+  private write(write: Omit<RunWrite, 'runId' | 'token'>): Promise<void> {
     this.inFlight++;
-    const result = await this.submit({ runId: this.runId, token: this.token, ...write });
-    this.inFlight--;
-    if (!result) return never();
-    if (this.waits.size > 0) this.scheduleCheck();
+    const w: RunWrite = { runId: this.runId, token: this.token, ...write };
+    return this.host.submit(w, this.stamp).then(this.written, this.notWritten);
   }
+
+  private readonly written = (result: WriteResult): Promise<void> | undefined => {
+    this.inFlight--;
+    if (!result.ok) {
+      this.writeFailed(undefined);
+      return never();
+    }
+    if (this.waits.size > 0) this.scheduleCheck();
+    return undefined;
+  };
+
+  private readonly notWritten = (err: unknown): Promise<void> => {
+    this.inFlight--;
+    this.writeFailed(err);
+    return never();
+  };
 
   /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
   private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {

@@ -36,7 +36,10 @@ export interface ExecutionHost {
   /** Queue a write nobody awaits; `done` gets its result, or the store error. */
   post(write: RunWrite, done: (result: WriteResult | undefined, error?: unknown) => void, prepare?: (write: RunWrite) => boolean): void;
   emit(event: EngineEvent): void;
-  fault(point: FaultPoint, info: { runId: string; pos?: number; step?: string }): void;
+  /** Whether anyone listens to events of this type (so that the hot path builds none for nobody). */
+  listens(type: EngineEvent['type']): boolean;
+  /** Present only when a test crashes the engine at fault points. */
+  readonly fault?: (point: FaultPoint, info: { runId: string; pos?: number; step?: string }) => void;
   /** Throws an UNKNOWN_WORKFLOW error when no definition of that name is registered. */
   requireWorkflow(name: string, version: string): void;
   /** New work may be due: look for it now. */

@@ -122,13 +122,19 @@ export class Writer {
  * order is kept: a write that follows a status change starts a new group.
  */
 function mergeByRun(batch: Pending[]): { write: RunWrite; members: Pending[] }[] {
-  const groups: { write: RunWrite; members: Pending[] }[] = [];
-  const open = new Map<string, { write: RunWrite; members: Pending[] }>();
+  if (batch.length === 1) {
+    const only = batch[0] as Pending;
+    return [{ write: only.write, members: [only] }];
+  }
+  const groups: { write: RunWrite; members: Pending[]; merged: boolean }[] = [];
+  const open = new Map<string, { write: RunWrite; members: Pending[]; merged: boolean }>();
   for (const p of batch) {
     const w = p.write;
     const g = open.get(w.runId);
     if (g && g.write.token === w.token && g.write.transition === undefined) {
-      const m = g.write;
+      // The group's write becomes a new object the first time another joins it.
+      const m = g.merged ? g.write : (g.write = { ...g.write });
+      g.merged = true;
       m.events = [...m.events, ...w.events];
       if (w.consume) m.consume = [...(m.consume ?? []), ...w.consume];
       if (w.state !== undefined) m.state = w.state;
@@ -141,7 +147,7 @@ function mergeByRun(batch: Pending[]): { write: RunWrite; members: Pending[] }[]
       g.members.push(p);
       continue;
     }
-    const fresh = { write: { ...w }, members: [p] };
+    const fresh = { write: w, members: [p], merged: false };
     groups.push(fresh);
     open.set(w.runId, fresh);
   }
@@ -177,8 +183,15 @@ export class RunCreator {
     const batch = this.queue.splice(0);
     // The same id twice in one batch: the second must see the first as existing.
     const seen = new Set<string>();
-    const first = batch.filter((p) => !seen.has(p.run.id) && seen.add(p.run.id));
-    const again = batch.filter((p) => !first.includes(p));
+    const first: typeof batch = [];
+    const again: typeof batch = [];
+    for (const p of batch) {
+      if (seen.has(p.run.id)) again.push(p);
+      else {
+        seen.add(p.run.id);
+        first.push(p);
+      }
+    }
     try {
       const results = await (this.store.createRuns as NonNullable<Store['createRuns']>)(
         first.map((p) => p.run),

@@ -57,7 +57,7 @@ export async function replayHistory(workflow: AnyWorkflow, history: HistoryEvent
         finish();
       }
     },
-    fault: () => {},
+    listens: (type) => type === 'run.error',
     requireWorkflow: () => {},
     wake: () => {},
     suspended: (execution) => {
