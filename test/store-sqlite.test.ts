@@ -110,6 +110,26 @@ describe('SqliteStore on a file', () => {
       await expect((await openStore()).getRun('after')).resolves.toMatchObject({ lastSeq: 21 });
     });
 
+    it('a process with nothing else to do closes the store and ends normally, the thread stopped', () => {
+      // The thread never keeps the process alive, so close() itself must: else the process would
+      // end with close() pending, and whatever follows it would never run (exit code 13).
+      const script = `
+        import { SqliteStore } from './src/storage/sqlite/index.ts';
+        const store = new SqliteStore({ path: process.argv[1] });
+        await store.open();
+        const { lease } = await store.createRun({ id: 'r', kind: 'workflow', workflow: 'w', version: '1', input: null, claim: { owner: 'w1', expiresAt: 9e15 } }, 1);
+        for (let i = 0; i < ${BACKGROUND_CHECKPOINTS_AFTER}; i++) {
+          await store.write([{ runId: 'r', token: lease.token, seq: i + 2, events: [{ type: 'step.completed', pos: i + 1, name: 's', attempt: 1, result: i }] }], 2);
+        }
+        const background = store.checkpointsInBackground;
+        await store.close();
+        console.log(JSON.stringify({ background }));
+      `;
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, path], { cwd: repoRoot, encoding: 'utf8' });
+      expect(JSON.parse(out)).toEqual({ background: true });
+      expect(existsSync(`${path}-wal`)).toBe(false);
+    });
+
     it('stay inline when asked, and go back inline, with a warning, if their thread dies', async () => {
       const inline = await openStore({ checkpoints: 'inline' });
       await steps(inline, BACKGROUND_CHECKPOINTS_AFTER);

@@ -140,6 +140,9 @@ export class Checkpointer {
   /** Stop the thread and close its connection; resolves once it has exited. */
   async close(): Promise<void> {
     this.closing = true;
+    // Waiting for the thread to exit keeps the process alive (else an otherwise idle process would
+    // end with this promise pending).
+    this.worker.ref();
     this.worker.postMessage({ type: 'close' });
     await this.exited;
   }
