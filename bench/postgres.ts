@@ -81,7 +81,7 @@ interface SequentialChild {
 }
 
 function startSequential(system: 'keel' | 'dbos', url: string): Promise<SequentialChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), `${system}-seq`, url], {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `${system}-seq`, url], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -170,8 +170,9 @@ async function concurrent(once: (i: number) => Promise<unknown>, n: number, offs
 // Keel worker process: `postgres.ts keel <url> <mode> <n> <offset> <startAt>`
 
 async function keelWorker(url: string, mode: string, n: number, offset: number, startAt: number): Promise<void> {
-  const { createEngine, defineWorkflow } = await import('../src/index.js');
-  const { PostgresStore } = await import('../src/storage/postgres/index.js');
+  // The package as users run it: its compiled `dist/` (npm run bench:postgres builds it first).
+  const { createEngine, defineWorkflow } = await import('keel');
+  const { PostgresStore } = await import('keel/postgres');
   const three = defineWorkflow({
     name: 'three',
     async run(ctx, x: number) {
@@ -201,7 +202,7 @@ async function keelWorker(url: string, mode: string, n: number, offset: number, 
 
 function runKeel(url: string, mode: string, n: number, offset = 0, startAt = 0): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), 'keel', url, mode, String(n), String(offset), String(startAt)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'keel', url, mode, String(n), String(offset), String(startAt)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -250,7 +251,7 @@ async function dbosProcess(url: string, mode: 'seq' | 'tp'): Promise<void> {
 
 function runDbos(url: string): Promise<{ throughput: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(import.meta.url), 'dbos', url], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'dbos', url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
