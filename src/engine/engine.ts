@@ -186,6 +186,8 @@ export class Engine {
   private resultPoll: NodeJS.Timeout | undefined;
   private resultPollAt = 0;
   private storeValue: Store | undefined;
+  /** The store once open (the hot path skips awaiting store()). */
+  private openedStore: Store | undefined;
   private storePromise: Promise<Store> | undefined;
   private readonly ownsStore: boolean;
   private writerValue: Writer | undefined;
@@ -337,6 +339,7 @@ export class Engine {
   private async openStore(store: Store): Promise<Store> {
     await store.open();
     this.storeValue = store;
+    this.openedStore = store;
     return store;
   }
 
@@ -372,7 +375,7 @@ export class Engine {
       throw new KeelError(ErrorCode.Validation, `Invalid run id '${String(options.id)}': use 1–200 characters without spaces.`);
     }
     const id = options.id ?? uuidv7();
-    const store = await this.store();
+    const store = this.openedStore ?? (await this.store());
     const now = this.clock.now();
     // Claim at creation (no claim round trip) while this worker has room; count the run as taken
     // from now on, so that many runs started at once do not overfill it.
@@ -405,7 +408,7 @@ export class Engine {
       }
       return this.handle<O>(id);
     }
-    this.events.emit({ type: 'run.started', runId: id, workflow: definition.name });
+    if (this.events.listens('run.started')) this.events.emit({ type: 'run.started', runId: id, workflow: definition.name });
     if (created.lease) this.execute(created.run, created.lease, [], [], definition);
     else {
       this.backlog = true;

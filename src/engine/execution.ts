@@ -298,15 +298,20 @@ export class RunExecution {
     const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
     for (;;) {
       if (this.blocked) return never();
-      // The start is recorded only if the attempt is still running when the writer takes it: an
-      // attempt that ends first (a quick step) is recorded by its end alone, one row, not two.
-      const start = { settled: false };
-      this.queue({ events: [{ type: 'step.started', pos, name, attempt }] }, () => !start.settled);
       if (this.host.listens('step.started')) this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
-      // A synchronous step's outcome is at hand: no promise, no turn of the microtask queue.
       const pending = this.attempt(fn, name, attempt, timeoutMs);
-      const outcome = pending instanceof Promise ? await pending : pending;
-      start.settled = true;
+      let outcome: Outcome<T>;
+      if (pending instanceof Promise) {
+        // The start is recorded only if the attempt is still running when the writer takes it: an
+        // attempt that ends first is recorded by its end alone, one row, not two.
+        const start = { settled: false };
+        this.queue({ events: [{ type: 'step.started', pos, name, attempt }] }, () => !start.settled);
+        outcome = await pending;
+        start.settled = true;
+      } else {
+        // A synchronous step's outcome is at hand: no start to record, no promise, no microtask turn.
+        outcome = pending;
+      }
       if (this.done) return never();
       let error: Error;
       if (outcome.ok) {

@@ -63,3 +63,20 @@ describe('store URLs', () => {
     }
   });
 });
+
+describe('an engine given a Store object', () => {
+  it('opens it on first use: a client that never starts starts runs, which a worker then finishes', async () => {
+    const path = join(dir, 'client.db');
+    const { SqliteStore } = await import('../../src/storage/sqlite/index.js');
+    const clientStore = new SqliteStore({ path });
+    const client = createEngine({ store: clientStore, workflows: [hello] });
+    const handle = await client.run(hello, { name: 'client' }, { id: 'c1' });
+    expect((await client.getRun('c1')).status).toBe('pending');
+    const worker = createEngine({ store: `sqlite:${path}`, workflows: [hello], clock: clock() });
+    await worker.start();
+    expect(await worker.handle(handle.id).result()).toBe('Hello, client');
+    await worker.stop();
+    await client.stop();
+    await clientStore.close();
+  });
+});
