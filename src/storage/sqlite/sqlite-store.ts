@@ -200,6 +200,9 @@ const RUN_COLUMNS = runColumnsWith({
   updated_at: 'max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), 0))',
 });
 
+/** The run columns as stored, last_seq standing in as 0 (to be completed by the caller). */
+const STORED_RUN_COLUMNS = runColumnsWith({ last_seq: '0' });
+
 /** How many runs one transaction of pruneRuns deletes. */
 const PRUNE_BATCH = 500;
 
@@ -221,7 +224,8 @@ function prepareStatements(db: Database.Database) {
     ),
     history: db.prepare<[string, number], EventRow>('SELECT seq, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq'),
     /** The runs, histories after run.started, and inboxes of a JSON array of run ids. */
-    runsIn: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
+    /** Stored columns only: claimDueRuns completes last_seq and updated_at from the histories it reads. */
+    runsIn: db.prepare<[string], RunRow>(`SELECT ${STORED_RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
     historiesIn: db.prepare<[string], EventRow & { run_id: string }>(
       'SELECT run_id, seq, at, data FROM events WHERE run_id IN (SELECT value FROM json_each(?)) AND seq > 1 ORDER BY run_id, seq',
     ),
@@ -295,8 +299,10 @@ function prepareStatements(db: Database.Database) {
       `UPDATE runs SET status = 'waiting', waiting_for = ?, wake_at = ?, lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ?`,
     ),
-    finish: db.prepare<[RunStatus, number, string | null, string | null, string]>(
-      `UPDATE runs SET status = ?, completed_at = ?, output = ?, error = ?,
+    /** A run's end, with what writeRun would set (the time, state, lastError) in the same UPDATE. */
+    finish: db.prepare<[RunStatus, number, string | null, string | null, number, string | null, number, string | null, string]>(
+      `UPDATE runs SET status = ?, completed_at = ?, output = ?, error = ?, updated_at = ?, state = coalesce(?, state),
+                       last_error = CASE WHEN ? THEN last_error ELSE ? END,
                        wake_at = NULL, waiting_for = NULL, lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ?`,
     ),
@@ -366,7 +372,7 @@ function prepareTransactions(db: Database.Database, st: Statements) {
       if (leases.length === 0) return [];
       // Three reads for the whole batch, each a lookup per run in its index.
       const ids = JSON.stringify(leases.map((l) => l.runId));
-      const runs = new Map(st.runsIn.all(ids).map((row) => [row.id, rowToRun(row)]));
+      const rows = new Map(st.runsIn.all(ids).map((row) => [row.id, row]));
       const histories = new Map<string, HistoryEvent[]>();
       for (const e of st.historiesIn.all(ids)) {
         let list = histories.get(e.run_id);
@@ -380,9 +386,14 @@ function prepareTransactions(db: Database.Database, st: Statements) {
         list.push(rowToMessage(m));
       }
       return leases.map((lease): ClaimedRun => {
-        const run = runs.get(lease.runId);
-        if (!run) throw new Error(`Run '${lease.runId}' vanished while it was being claimed.`);
-        return { lease, run, history: histories.get(lease.runId) ?? [], inbox: inboxes.get(lease.runId) ?? [] };
+        const row = rows.get(lease.runId);
+        if (!row) throw new Error(`Run '${lease.runId}' vanished while it was being claimed.`);
+        const history = histories.get(lease.runId) ?? [];
+        // What RUN_COLUMNS computes, from the history just read (run.started, at seq 1, is older
+        // than the row's updated_at).
+        const last = history.at(-1);
+        const run = rowToRun({ ...row, last_seq: last?.seq ?? 1, updated_at: Math.max(Number(row.updated_at), last?.at ?? 0) });
+        return { lease, run, history, inbox: inboxes.get(lease.runId) ?? [] };
       });
     }),
     renewLeases: wrap((leases: { runId: string; token: number }[], expiresAt: number) => {
@@ -885,7 +896,10 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
   let seq = head.last ?? 0;
   if (w.seq !== undefined && w.events.length > 0 && w.seq !== seq + 1) return { ok: false, reason: 'fenced' };
   for (const data of w.events) st.insertEvent.run(w.runId, ++seq, now, data);
-  if (!w.appendsOnly) st.writeRun.run(now, w.state, w.lastError === undefined ? 1 : 0, w.lastError ?? null, w.runId);
+  const t = w.transition;
+  const keepError = w.lastError === undefined ? 1 : 0;
+  // A run's end sets these in its own UPDATE (below).
+  if (!w.appendsOnly && (t === undefined || t.status === 'waiting')) st.writeRun.run(now, w.state, keepError, w.lastError ?? null, w.runId);
   for (const id of w.consume) st.consume.run(id, w.runId);
   for (const child of w.createRuns) insertRun(st, child, now, undefined);
   for (const d of w.deliver) {
@@ -896,7 +910,6 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
   }
   for (const id of w.expireTasks) st.expireTask.run(now, id, w.runId);
 
-  const t = w.transition;
   let suspended = false;
   let pending: InboxMessage[] = [];
   if (t?.status === 'waiting') {
@@ -906,7 +919,7 @@ function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult 
       suspended = true;
     }
   } else if (t) {
-    st.finish.run(t.status, now, t.output, t.error, w.runId);
+    st.finish.run(t.status, now, t.output, t.error, now, w.state, keepError, w.lastError ?? null, w.runId);
     st.clearInbox.run(w.runId);
     // A terminal run takes no more messages, so nobody could answer its open tasks.
     st.cancelRunTasks.run(now, w.runId);
