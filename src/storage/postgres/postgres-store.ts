@@ -29,6 +29,7 @@ import { coerceError, ConflictError, ErrorCode, KeelError, NotFoundError } from 
 import type { EventData, HistoryEvent } from '../../core/history.js';
 import { appendsOnly, invalidStatusCursor, isTerminal, statusChangeLimit } from '../../core/store.js';
 import type {
+  ClaimedRun,
   CreateRunResult,
   InboxMessage,
   Lease,
@@ -573,6 +574,34 @@ export class PostgresStore implements Store {
       .map((r) => ({ runId: r.id, owner: opts.owner, token: r.lease_token, expiresAt }));
   }
 
+  async claimDueRuns(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRun[]> {
+    const expiresAt = opts.now + opts.leaseMs;
+    if (opts.limit <= 0) return [];
+    type Row = RunRow & {
+      claimed_due_at: string;
+      history_seq: number[] | null;
+      history_at: string[] | null;
+      history_data: string[] | null;
+      inbox: InboxRow[] | null;
+    };
+    // Repeating after an unknown outcome is safe, as for claimDue.
+    const rows = await this.rows<Row>('always', this.sql.claimDueRuns, [opts.now, opts.limit, opts.owner, expiresAt]);
+    return rows
+      .sort((a, b) => Number(a.claimed_due_at) - Number(b.claimed_due_at))
+      .map((r): ClaimedRun => {
+        const runId = r.id;
+        const ats = r.history_at ?? [];
+        const datas = r.history_data ?? [];
+        const history = (r.history_seq ?? []).map((seq, i): HistoryEvent => ({ ...(JSON.parse(datas[i] as string) as EventData), runId, seq, at: Number(ats[i]) }));
+        return {
+          lease: { runId, owner: opts.owner, token: r.lease_token, expiresAt },
+          run: rowToRun(r),
+          history,
+          inbox: (r.inbox ?? []).map(rowToMessage),
+        };
+      });
+  }
+
   async claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
     const expiresAt = opts.now + opts.leaseMs;
     const [row] = await this.rows<{ lease_token: number }>('if-not-sent', this.sql.claimRun, [runId, opts.owner, expiresAt, opts.now]);
@@ -905,6 +934,27 @@ function statements(q: string) {
                             lease_expires_at = $4, updated_at = $1, wake_at = NULL
       FROM due WHERE r.id = due.id
       RETURNING r.id, r.lease_token, due.due_at`,
+    // claimDue, returning each claimed run with its history after run.started (as arrays) and its
+    // inbox (as JSON), read in the statement's snapshot: a signal that commits meanwhile is found
+    // when the run next suspends (the suspension reads the inbox again).
+    claimDueRuns: `
+      WITH due AS (
+        SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${q}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = $3,
+                              lease_expires_at = $4, updated_at = $1, wake_at = NULL
+        FROM due WHERE r.id = due.id
+        RETURNING r.*, due.due_at AS claimed_due_at
+      )
+      SELECT ${RUN_COLUMNS}, c.claimed_due_at,
+             h.seqs AS history_seq, h.ats AS history_at, h.datas AS history_data,
+             (SELECT json_agg(json_build_object('id', i.id, 'run_id', i.run_id, 'name', i.name, 'payload', i.payload, 'sent_at', i.sent_at) ORDER BY i.id)
+              FROM ${q}.inbox i WHERE i.run_id = c.id) AS inbox
+      FROM claimed c
+      LEFT JOIN LATERAL (
+        SELECT array_agg(e.seq ORDER BY e.seq) AS seqs, array_agg(e.at ORDER BY e.seq) AS ats, array_agg(e.data ORDER BY e.seq) AS datas
+        FROM ${q}.events e WHERE e.run_id = c.id AND e.seq > 1
+      ) h ON true`,
     claimRun: `
       UPDATE ${q}.runs SET status = 'running', lease_token = lease_token + 1, lease_owner = $2, lease_expires_at = $3,
                           updated_at = $4, wake_at = NULL
