@@ -448,6 +448,8 @@ export class SqliteStore implements Store {
   private conn: Connection | undefined;
   private writes = 0;
   private checkpointer: Checkpointer | undefined;
+  /** The file's absolute path as of construction, for the checkpoint thread (the process may chdir). */
+  private readonly absolutePath: string;
 
   constructor(options: SqliteStoreOptions) {
     // Options often come from config files and environment variables: a typo must not quietly
@@ -464,6 +466,7 @@ export class SqliteStore implements Store {
     }
     this.options = { ...options };
     this.label = `sqlite:${options.path}`;
+    this.absolutePath = resolvePath(path);
   }
 
   /** The open connection, for tests and tools that need raw access (e.g. pragmas). */
@@ -514,7 +517,7 @@ export class SqliteStore implements Store {
     const { path, readonly, checkpoints = 'background', durability, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS } = this.options;
     const conn = this.conn;
     if (!conn || readonly || checkpoints !== 'background' || path === ':memory:' || path === '') return;
-    const checkpointer = new Checkpointer(resolvePath(path), { synchronous: durability === 'power' ? 'FULL' : 'NORMAL', busyTimeoutMs }, (error) => {
+    const checkpointer = new Checkpointer(this.absolutePath, { synchronous: durability === 'power' ? 'FULL' : 'NORMAL', busyTimeoutMs }, (error) => {
       if (this.checkpointer !== checkpointer) return;
       this.checkpointer = undefined;
       if (this.conn === conn) conn.db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
