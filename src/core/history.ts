@@ -3,7 +3,8 @@
  * (DESIGN §3): a run's state is whatever replaying its history against its code gives.
  *
  * Glossary
- * - `seq`: 1, 2, 3 … per run, assigned by the store on append; no gaps.
+ * - `seq`: 1, 2, 3 … per run, no gaps. The run's one writer (the lease holder) numbers its appends,
+ *   and the store refuses one that does not follow the history (RunWrite.seq).
  * - `pos`: the position of a durable command (step, sleep, signal wait, child, state write, recorded
  *   value) in the run's code, assigned in call order starting at 1. Several events share a pos
  *   (a step's attempts). Replay matches commands to history by pos, and the first event at a pos
@@ -37,6 +38,7 @@ export type TimerPurpose = 'sleep' | 'retry' | 'signal-timeout';
 
 export type EventData =
   | { type: 'run.started'; workflow: string; version: string; input: unknown; parentId?: string }
+  /** An attempt still running when the engine wrote (a quick attempt is recorded by its end alone). */
   | { type: 'step.started'; pos: number; name: string; attempt: number }
   | { type: 'step.completed'; pos: number; name: string; attempt: number; result: unknown }
   | {
