@@ -140,6 +140,12 @@ describe('SqliteStore on a file', () => {
       const store = await openStore({ onWarning: (message, error) => warnings.push(`${message}: ${error.message}`) });
       await steps(store, BACKGROUND_CHECKPOINTS_AFTER, 'again');
       expect(store.checkpointsInBackground).toBe(true);
+      // Closed and opened again, the store counts its writes afresh and moves to the thread again.
+      await store.close();
+      await store.open();
+      expect(store.checkpointsInBackground).toBe(false);
+      await steps(store, BACKGROUND_CHECKPOINTS_AFTER, 'reopened');
+      expect(store.checkpointsInBackground).toBe(true);
       const thread = (store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } }).checkpointer.worker;
       await thread.terminate();
       for (let i = 0; i < 100 && store.checkpointsInBackground; i++) await new Promise((r) => setImmediate(r));
@@ -466,7 +472,7 @@ describe('SqliteStore on a file', () => {
   });
 
   it('rejects invalid options with a config error', () => {
-    const invalid: unknown[] = [{ path: '' }, { path, durability: 'Power' }, { path, busyTimeoutMs: -1 }, { path, busyTimeoutMs: 1.5 }];
+    const invalid: unknown[] = [{ path: '' }, { path, durability: 'Power' }, { path, busyTimeoutMs: -1 }, { path, busyTimeoutMs: 1.5 }, { path, checkpoints: 'thread' }];
     for (const options of invalid) {
       expect(() => new SqliteStore(options as ConstructorParameters<typeof SqliteStore>[0])).toThrow(
         expect.objectContaining({ code: ErrorCode.Config }),

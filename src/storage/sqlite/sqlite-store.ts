@@ -464,6 +464,9 @@ export class SqliteStore implements Store {
     if (busyTimeoutMs !== undefined && !(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
       throw new ConfigError(`SqliteStore busyTimeoutMs must be a whole number of milliseconds ≥ 0, not ${String(busyTimeoutMs)}.`);
     }
+    if (options.checkpoints !== undefined && options.checkpoints !== 'background' && options.checkpoints !== 'inline') {
+      throw new ConfigError(`SqliteStore checkpoints must be 'background' or 'inline', not ${JSON.stringify(options.checkpoints)}.`);
+    }
     this.options = { ...options };
     this.label = `sqlite:${options.path}`;
     this.absolutePath = resolvePath(path);
@@ -492,6 +495,7 @@ export class SqliteStore implements Store {
     this.conn = undefined;
     const checkpointer = this.checkpointer;
     this.checkpointer = undefined;
+    this.writes = 0;
     // The thread's connection goes first, so that the store's, the last one, checkpoints the whole
     // WAL and removes it as it closes.
     await checkpointer?.close();
