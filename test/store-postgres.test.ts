@@ -322,28 +322,6 @@ describe('PostgresStore', () => {
     expect(await store.history('r1')).toHaveLength(2);
   });
 
-  it('a plain write (one run, no status change) sent twice with the same id applies once; a stale token is fenced', async () => {
-    const store = await openStore();
-    const lease = await claimed(store, 'r1');
-    // The statement the store sends for one plain write (its own path beside apply_writes).
-    const call = (store as unknown as { sql: { plainWrite: string } }).sql.plainWrite;
-    const events = [
-      JSON.stringify({ type: 'step.started', pos: 1, name: 'a', attempt: 1 }),
-      JSON.stringify({ type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: { n: 1 } }),
-    ];
-    const id = crypto.randomUUID();
-    const values = [id, 'r1', lease.token, events, T0 + 1, JSON.stringify({ phase: 'a' }), 0, null, 2];
-    const [first] = await sql<{ results: unknown }>(call, values);
-    const [second] = await sql<{ results: unknown }>(call, values);
-    expect(first?.results).toEqual([{ ok: true, lastSeq: 3, suspended: false, pending: [] }]);
-    expect(second?.results).toEqual(first?.results);
-    expect((await store.history('r1')).map((e) => e.type)).toEqual(['run.started', 'step.started', 'step.completed']);
-    expect((await store.getRun('r1'))?.state).toEqual({ phase: 'a' });
-    const [stale] = await sql<{ results: unknown }>(call, [crypto.randomUUID(), 'r1', lease.token + 1, events, T0 + 2, null, 0, null, 4]);
-    expect(stale?.results).toEqual([{ ok: false, reason: 'fenced' }]);
-    expect(await store.history('r1')).toHaveLength(3);
-  });
-
   it('rides through pg_terminate_backend: idle connections are replaced, a cut write is sent again and applied once', async () => {
     const store = await openStore({ applicationName: 'keel-terminate-test' });
     const lease = await claimed(store, 'r1');

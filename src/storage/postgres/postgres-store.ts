@@ -149,26 +149,6 @@ function writeRunValues(w: RunWrite, seq: number, now: number): unknown[] {
   ];
 }
 
-/** A write that changes no status and touches no other run or inbox: events, state, last error. */
-function isPlainWrite(w: RunWrite): boolean {
-  return w.transition === undefined && !w.consume?.length && !w.createRuns?.length && !w.deliver?.length && !w.createTasks?.length && !w.expireTasks?.length;
-}
-
-/** The parameters of the plainWrite statement, in the order it numbers them. */
-function plainWriteValues(batchId: string, w: RunWrite, now: number): unknown[] {
-  return [
-    batchId,
-    w.runId,
-    w.token,
-    w.events.map((e) => JSON.stringify(e)),
-    now,
-    w.state === undefined ? null : JSON.stringify(w.state),
-    w.lastError === undefined ? 0 : w.lastError === null ? 2 : 1,
-    w.lastError ? JSON.stringify(w.lastError) : null,
-    w.events.length > 0 ? (w.seq ?? null) : null,
-  ];
-}
-
 type RawResult =
   | { ok: true; lastSeq: number; suspended: boolean; pending: { id: number; runId: string; name: string; payload: string | null; sentAt: number }[] }
   | { ok: false; reason: 'fenced' };
@@ -645,27 +625,26 @@ export class PostgresStore implements Store {
 
   async write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
     if (batch.length === 0) return [];
-    // Time-ordered, so the write log's index grows at its right edge instead of at random places.
-    const batchId = uuidv7();
-    // One statement per batch, retried by batch id. Serialised first: a value JSON cannot hold
-    // refuses the batch before anything is sent.
-    // - writes that create or expire human tasks (rare: one per task): apply_writes_with_tasks;
-    // - one plain write (a step's record, a state change: sequential work): plainWrite, typed
-    //   parameters, no JSON decoding on the server;
-    // - everything else: apply_writes.
+    // One statement per batch. Serialised first: a value JSON cannot hold refuses the batch before
+    // anything is sent.
+    // - one write of sequential work that numbers its events (a step's record, a state change, a
+    //   run's end): append or write_run, typed parameters, recognised by its seq when resent;
+    // - writes that create or expire human tasks (rare: one per task): apply_writes_with_tasks,
+    //   retried by batch id;
+    // - everything else: apply_writes, retried by batch id.
     const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
     if (only?.seq !== undefined && only.events.length > 0) {
       if (appendsOnly(only)) return [await this.numbered(only, only.seq, this.sql.append, appendValues(only, only.seq, now))];
       if (isOneRunWrite(only)) return [await this.numbered(only, only.seq, this.sql.writeRun, writeRunValues(only, only.seq, now))];
     }
+    // Time-ordered, so the write log's index grows at its right edge instead of at random places.
+    const batchId = uuidv7();
     const [text, values] = batch.some((w) => w.createTasks?.length || w.expireTasks?.length)
       ? [
           this.sql.writeWithTasks,
           [batchId, JSON.stringify(batch.map(prepareWrite)), JSON.stringify(batch.map((w) => ({ r: w.runId, c: w.createTasks ?? [], x: w.expireTasks ?? [] }))), now],
         ]
-      : only && isPlainWrite(only)
-        ? [this.sql.plainWrite, plainWriteValues(batchId, only, now)]
-        : [this.sql.write, [batchId, JSON.stringify(batch.map(prepareWrite)), now]];
+      : [this.sql.write, [batchId, JSON.stringify(batch.map(prepareWrite)), now]];
     let row: { results: RawResult[] } | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -978,35 +957,6 @@ function statements(q: string) {
     nextWakeAt: `SELECT min(due_at) AS at FROM ${q}.runs WHERE due_at IS NOT NULL`,
     write: `SELECT ${q}.apply_writes($1, $2, $3) AS results`,
     writeWithTasks: `SELECT ${q}.apply_writes_with_tasks($1, $2, $3, $4) AS results`,
-    // One plain write (isPlainWrite): what apply_writes does for it, as one statement without its
-    // JSON decoding. Same write log: a batch id already applied returns its stored results and
-    // applies nothing; a retry racing its lost first attempt fails on the log's key (23505) and is
-    // rolled back whole, and the next attempt finds the results.
-    plainWrite: `
-      WITH prior AS (SELECT l.results FROM ${q}.write_log l WHERE l.id = $1),
-      head AS (
-        UPDATE ${q}.runs r SET
-          last_seq = r.last_seq + cardinality($4::text[]),
-          updated_at = CASE WHEN cardinality($4::text[]) > 0 OR $6::text IS NOT NULL OR $7::integer <> 0 THEN $5 ELSE r.updated_at END,
-          state = coalesce($6::text, r.state),
-          last_error = CASE $7::integer WHEN 0 THEN r.last_error WHEN 1 THEN $8::text ELSE NULL END
-        WHERE r.id = $2 AND r.lease_token = $3 AND r.status = 'running' AND NOT EXISTS (SELECT 1 FROM prior)
-          AND ($9::integer IS NULL OR r.last_seq = $9::integer - 1)
-        RETURNING r.last_seq
-      ), ev AS (
-        INSERT INTO ${q}.events (run_id, seq, at, data)
-        SELECT $2, h.last_seq - cardinality($4::text[]) + x.ord::integer, $5, x.data
-        FROM head h, unnest($4::text[]) WITH ORDINALITY AS x(data, ord)
-      ), outcome AS (
-        SELECT coalesce(
-          (SELECT p.results FROM prior p),
-          (SELECT json_build_array(json_build_object('ok', true, 'lastSeq', h.last_seq, 'suspended', false, 'pending', '[]'::json)) FROM head h),
-          '[{"ok":false,"reason":"fenced"}]'::json
-        ) AS results
-      ), logged AS (
-        INSERT INTO ${q}.write_log (id, results) SELECT $1, o.results FROM outcome o WHERE NOT EXISTS (SELECT 1 FROM prior)
-      )
-      SELECT results FROM outcome`,
     // A write that only appends events at seq $3 (see append): the run must be running under token
     // $2 with its history ending at $3 - 1. Returns one row per event stored, none when fenced.
     append: `
