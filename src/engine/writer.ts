@@ -117,6 +117,46 @@ export class Writer {
 }
 
 /**
+ * How each field of a later write of a run joins the earlier one it is merged into. Every field of
+ * RunWrite has its entry (the type says so), so that a field added to RunWrite cannot be dropped
+ * by a merge unnoticed.
+ */
+const JOIN: { [K in keyof RunWrite]-?: (into: RunWrite, later: RunWrite) => void } = {
+  // The group's own: the first write's run, token and position.
+  runId: () => {},
+  token: () => {},
+  seq: () => {},
+  events: (m, w) => {
+    m.events = [...m.events, ...w.events];
+  },
+  consume: (m, w) => {
+    if (w.consume) m.consume = [...(m.consume ?? []), ...w.consume];
+  },
+  state: (m, w) => {
+    if (w.state !== undefined) m.state = w.state;
+  },
+  lastError: (m, w) => {
+    if (w.lastError !== undefined) m.lastError = w.lastError;
+  },
+  createRuns: (m, w) => {
+    if (w.createRuns) m.createRuns = [...(m.createRuns ?? []), ...w.createRuns];
+  },
+  deliver: (m, w) => {
+    if (w.deliver) m.deliver = [...(m.deliver ?? []), ...w.deliver];
+  },
+  createTasks: (m, w) => {
+    if (w.createTasks) m.createTasks = [...(m.createTasks ?? []), ...w.createTasks];
+  },
+  expireTasks: (m, w) => {
+    if (w.expireTasks) m.expireTasks = [...(m.expireTasks ?? []), ...w.expireTasks];
+  },
+  transition: (m, w) => {
+    if (w.transition) m.transition = w.transition;
+  },
+};
+const JOINS = Object.values(JOIN);
+
+/**
  * Consecutive writes of one run under one token become one write (a step's start and its result
  * are one row update instead of two). Only the last of a group may change the run's status, and
  * order is kept: a write that follows a status change starts a new group.
@@ -135,15 +175,7 @@ function mergeByRun(batch: Pending[]): { write: RunWrite; members: Pending[] }[]
       // The group's write becomes a new object the first time another joins it.
       const m = g.merged ? g.write : (g.write = { ...g.write });
       g.merged = true;
-      m.events = [...m.events, ...w.events];
-      if (w.consume) m.consume = [...(m.consume ?? []), ...w.consume];
-      if (w.state !== undefined) m.state = w.state;
-      if (w.lastError !== undefined) m.lastError = w.lastError;
-      if (w.createRuns) m.createRuns = [...(m.createRuns ?? []), ...w.createRuns];
-      if (w.deliver) m.deliver = [...(m.deliver ?? []), ...w.deliver];
-      if (w.createTasks) m.createTasks = [...(m.createTasks ?? []), ...w.createTasks];
-      if (w.expireTasks) m.expireTasks = [...(m.expireTasks ?? []), ...w.expireTasks];
-      if (w.transition) m.transition = w.transition;
+      for (const join of JOINS) join(m, w);
       g.members.push(p);
       continue;
     }
