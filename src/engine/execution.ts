@@ -863,38 +863,32 @@ export class RunExecution {
   /** A write the code waits for; never settles if the lease was lost. */
   private write(write: Omit<RunWrite, 'runId' | 'token'>): Promise<void> {
     this.inFlight++;
-    const w: RunWrite = { runId: this.runId, token: this.token, ...write };
-    return this.host.submit(w, this.stamp).then(this.written, this.notWritten);
+    return this.submit({ runId: this.runId, token: this.token, ...write }).then(this.written);
   }
 
-  private readonly written = (result: WriteResult): Promise<void> | undefined => {
+  private readonly written = (result: WriteResult | undefined): Promise<void> | undefined => {
     this.inFlight--;
-    if (!result.ok) {
-      this.writeFailed(undefined);
-      return never();
-    }
+    if (!result) return never();
     if (this.waits.size > 0) this.scheduleCheck();
     return undefined;
   };
 
-  private readonly notWritten = (err: unknown): Promise<void> => {
-    this.inFlight--;
-    this.writeFailed(err);
-    return never();
+  /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution
+   * (the result is then undefined). */
+  private submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
+    return this.host.submit(write, this.stamp).then(this.accepted, this.refused);
+  }
+
+  private readonly accepted = (result: WriteResult): Extract<WriteResult, { ok: true }> | undefined => {
+    if (result.ok) return result;
+    this.writeFailed(undefined);
+    return undefined;
   };
 
-  /** Submit to the group-commit writer; on a fenced write or a store error, halt this execution. */
-  private async submit(write: RunWrite): Promise<Extract<WriteResult, { ok: true }> | undefined> {
-    try {
-      const result = await this.host.submit(write, this.stamp);
-      if (result.ok) return result;
-      this.writeFailed(undefined);
-      return undefined;
-    } catch (err) {
-      this.writeFailed(err);
-      return undefined;
-    }
-  }
+  private readonly refused = (err: unknown): undefined => {
+    this.writeFailed(err);
+    return undefined;
+  };
 
   /**
    * As a write leaves the writer's queue (in queue order, which is the order of the store), number
