@@ -185,9 +185,8 @@ export class Engine {
   private readonly resultWaiters = new Map<string, Set<{ resolve: (outcome: ChildOutcome | undefined) => void; due: number }>>();
   private resultPoll: NodeJS.Timeout | undefined;
   private resultPollAt = 0;
+  /** The store once it is open (the hot path takes it from here instead of awaiting store()). */
   private storeValue: Store | undefined;
-  /** The store once open (the hot path skips awaiting store()). */
-  private openedStore: Store | undefined;
   private storePromise: Promise<Store> | undefined;
   private readonly ownsStore: boolean;
   private writerValue: Writer | undefined;
@@ -225,8 +224,8 @@ export class Engine {
       // Surfaced by the first call that needs the store.
       this.storePromise.catch(() => {});
     } else {
+      // Opened on first use, by store().
       this.ownsStore = false;
-      this.storeValue = storeOption;
     }
     for (const w of options.workflows ?? []) this.register(w);
     const parkRetryMs = options.parkRetryMs ?? 60_000;
@@ -339,13 +338,12 @@ export class Engine {
   private async openStore(store: Store): Promise<Store> {
     await store.open();
     this.storeValue = store;
-    this.openedStore = store;
     return store;
   }
 
   /** The opened store (opened once, on first use). */
   private store(): Promise<Store> {
-    return (this.storePromise ??= this.openStore(this.storeValue as Store));
+    return (this.storePromise ??= this.openStore(this.options.store as Store));
   }
 
   private get writer(): Writer {
@@ -375,7 +373,7 @@ export class Engine {
       throw new KeelError(ErrorCode.Validation, `Invalid run id '${String(options.id)}': use 1–200 characters without spaces.`);
     }
     const id = options.id ?? uuidv7();
-    const store = this.openedStore ?? (await this.store());
+    const store = this.storeValue ?? (await this.store());
     const now = this.clock.now();
     // Claim at creation (no claim round trip) while this worker has room; count the run as taken
     // from now on, so that many runs started at once do not overfill it.
