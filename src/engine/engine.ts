@@ -812,8 +812,7 @@ export class Engine {
       const history = run.lastSeq <= 1 ? [] : await store.history(lease.runId);
       await this.begin(store, lease, run, history, inbox);
     } catch (err) {
-      this.logger.error('Loading a run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
-      await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
+      await this.giveBack(store, lease, 'Loading a run failed', err);
     }
   }
 
@@ -844,9 +843,14 @@ export class Engine {
       this.events.emit({ type: 'run.resumed', runId: run.id, workflow: run.workflow });
       this.execute(run, lease, history, inbox, definition);
     } catch (err) {
-      this.logger.error('Starting a claimed run failed; giving it back', { runId: lease.runId, error: coerceError(err).message });
-      await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
+      await this.giveBack(store, lease, 'Starting a claimed run failed', err);
     }
+  }
+
+  /** A claimed run could not be read or started here: log why, and release it for another try. */
+  private async giveBack(store: Store, lease: Lease, what: string, err: unknown): Promise<void> {
+    this.logger.error(`${what}; giving it back`, { runId: lease.runId, error: coerceError(err).message });
+    await store.releaseLease(lease.runId, lease.token, this.clock.now()).catch(() => {});
   }
 
   private execute(run: RunRecord, lease: Lease, history: HistoryEvent[], inbox: InboxMessage[], definition: AnyWorkflow): void {
