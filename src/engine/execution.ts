@@ -297,6 +297,8 @@ export class RunExecution {
     let policy: ResolvedRetry | undefined;
     const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step '${name}'`);
     for (;;) {
+      // A step's function may use what earlier steps returned: their records are stored first.
+      if (this.unstored > 0 && !(await this.recordsStored())) return never();
       if (this.blocked) return never();
       if (this.host.listens('step.started')) this.host.emit({ type: 'step.started', runId: this.runId, step: name, attempt });
       const pending = this.attempt(fn, name, attempt, timeoutMs);
@@ -324,9 +326,20 @@ export class RunExecution {
           throw error;
         }
         this.host.fault?.('step.afterSideEffect', { runId: this.runId, pos, step: name });
-        await this.write({ events: [{ type: 'step.completed', pos, name, attempt, result: value }] });
-        this.host.fault?.('step.afterRecord', { runId: this.runId, pos, step: name });
-        if (this.host.listens('step.completed')) this.host.emit({ type: 'step.completed', runId: this.runId, step: name, attempt });
+        // The code goes on at once: what it does next is deterministic and writes nothing but
+        // through the writer, after this record. Only the next step's function (a side effect that
+        // may use this value) waits until the record is stored. So a record and what follows it
+        // (the run's end, a sleep, a wait) reach the store in one transaction.
+        const observed = this.host.fault !== undefined || this.host.listens('step.completed');
+        this.queueRecord(
+          { events: [{ type: 'step.completed', pos, name, attempt, result: value }] },
+          observed
+            ? () => {
+                this.host.fault?.('step.afterRecord', { runId: this.runId, pos, step: name });
+                if (this.host.listens('step.completed')) this.host.emit({ type: 'step.completed', runId: this.runId, step: name, attempt });
+              }
+            : undefined,
+        );
         return value;
       }
       error = outcome.error;
@@ -661,7 +674,7 @@ export class RunExecution {
     const first = events?.[0];
     if (first?.type === 'value.recorded') return first.value;
     const value = produce();
-    if (!this.done) this.queue({ events: [{ type: 'value.recorded', pos, kind, value }] });
+    if (!this.done) this.queueRecord({ events: [{ type: 'value.recorded', pos, kind, value }] });
     return value;
   }
 
@@ -858,6 +871,50 @@ export class RunExecution {
       },
       wanted ? (x) => wanted() && this.stamp(x) : this.stamp,
     );
+  }
+
+  /**
+   * Queue a record of a value the code goes on with (a step's result, `ctx.uuid()`…) without
+   * waiting for it; `stored` runs once it is committed. The next step's function waits for
+   * {@link recordsStored}: so a side effect never uses a value that a crash could make the run see
+   * differently. No promise is made unless a step has to wait (most records are stored first).
+   */
+  private queueRecord(write: Omit<RunWrite, 'runId' | 'token'>, stored?: () => void): void {
+    this.unstored++;
+    this.host.post(
+      { runId: this.runId, token: this.token, ...write },
+      (result, error) => {
+        this.unstored--;
+        if (!result?.ok) {
+          this.settleRecords(false);
+          this.writeFailed(error);
+          return;
+        }
+        stored?.();
+        if (this.unstored === 0) this.settleRecords(true);
+      },
+      this.stamp,
+    );
+  }
+
+  /** Records queued by {@link queueRecord} and not stored yet. */
+  private unstored = 0;
+  private recordsWaited: { promise: Promise<boolean>; settle: (stored: boolean) => void } | undefined;
+
+  /** Resolves true once every record queued so far is stored, false if one was refused. */
+  private recordsStored(): Promise<boolean> {
+    if (!this.recordsWaited) {
+      let settle!: (stored: boolean) => void;
+      const promise = new Promise<boolean>((resolve) => (settle = resolve));
+      this.recordsWaited = { promise, settle };
+    }
+    return this.recordsWaited.promise;
+  }
+
+  private settleRecords(stored: boolean): void {
+    const waited = this.recordsWaited;
+    this.recordsWaited = undefined;
+    waited?.settle(stored);
   }
 
   /** A write the code waits for; never settles if the lease was lost. */
