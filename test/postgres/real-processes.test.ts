@@ -88,8 +88,15 @@ describe('PostgreSQL with real worker processes', () => {
     const workers = ['w0', 'w1', 'w2', 'w3'].map((w) =>
       // Leases of 5 s: longer than the wait below for the victim's connections to close, so that its
       // runs are still held when they are read (with 2 s, a slow close under load let the others
-      // take them all first).
-      start('worker.ts', { KEEL_WORKER: w, KEEL_EFFECTS: effects(w), KEEL_LEASE_MS: '5000', KEEL_APP: `keel-scale-${w}` }),
+      // take them all first). The victim's step b takes 200 ms, so that it dies in the middle of
+      // runs whenever it is killed (its other steps take microseconds: it could hold none).
+      start('worker.ts', {
+        KEEL_WORKER: w,
+        KEEL_EFFECTS: effects(w),
+        KEEL_LEASE_MS: '5000',
+        KEEL_APP: `keel-scale-${w}`,
+        KEEL_SLOW_STEP_MS: w === 'w0' ? '200' : '0',
+      }),
     );
     await Promise.all(workers.map((w) => w.waitFor('ready')));
     const t0 = Date.now();
