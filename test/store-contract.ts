@@ -643,6 +643,30 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await writeOne({ runId: 'r1', token: lease.token, seq: 99, events: [], state: { a: 1 } }, T0 + 9)).toMatchObject({ ok: true, lastSeq: 4 });
       });
 
+      it('checks a lone step record (the hot path of a sequential run) by token, status and position', async () => {
+        const lease = await started('r1');
+        const record = (seq: number, token = lease.token) => writeOne({ runId: 'r1', token, seq, events: [done(seq - 1, seq)] }, T0 + seq);
+        expect(await record(2)).toEqual({ ok: true, lastSeq: 2, suspended: false, pending: [] });
+        expect(await record(2)).toEqual({ ok: false, reason: 'fenced' }); // sent again after it was applied
+        expect(await record(4)).toEqual({ ok: false, reason: 'fenced' }); // a gap
+        expect(await record(3, lease.token + 1)).toEqual({ ok: false, reason: 'fenced' }); // a token nobody holds
+        expect(await writeOne({ runId: 'nobody', token: lease.token, seq: 2, events: [done(1, 1)] })).toEqual({ ok: false, reason: 'fenced' });
+        expect(await record(3)).toEqual({ ok: true, lastSeq: 3, suspended: false, pending: [] });
+        expect((await store.history('r1')).map((e) => [e.seq, e.type, e.at])).toEqual([
+          [1, 'run.started', T0],
+          [2, 'step.completed', T0 + 2],
+          [3, 'step.completed', T0 + 3],
+        ]);
+        expect(await mustGet('r1')).toMatchObject({ lastSeq: 3, updatedAt: T0 + 3 });
+        // Not running any more: suspended, then claimed again (a new token), the old one is refused.
+        await writeOne({ runId: 'r1', token: lease.token, events: [], transition: { status: 'waiting', wakeAt: T0, waitingFor: [] } }, T0 + 4);
+        expect(await record(4)).toEqual({ ok: false, reason: 'fenced' });
+        const again = await store.claimRun('r1', { owner: 'w2', now: T0 + 5, leaseMs: LEASE });
+        expect(again).toBeDefined();
+        expect(await record(4)).toEqual({ ok: false, reason: 'fenced' });
+        expect(await record(4, again!.token)).toMatchObject({ ok: true, lastSeq: 4 });
+      });
+
       it('fences a stale token: nothing of that write is applied, the other writes of the batch are', async () => {
         await store.createRun(newRun('target'), T0);
         await store.createRun(newRun('waiter'), T0);

@@ -284,6 +284,17 @@ function prepareStatements(db: Database.Database) {
       `SELECT r.lease_token = ? AND r.status = 'running' AS live, ${LAST_SEQ} AS last FROM runs r WHERE r.id = ?`,
     ),
     lastSeq: db.prepare<[string], { last: number | null }>('SELECT max(seq) AS last FROM events WHERE run_id = ?'),
+    /**
+     * One event appended at seq, fenced in the same statement (the run is running under the token
+     * and its history ends just before seq): a step's record on a sequential run, in a transaction
+     * of its own without BEGIN and COMMIT, so one call into SQLite instead of four. Changes one row,
+     * or none when fenced.
+     */
+    appendOne: db.prepare<[number, number, string, string, number, number]>(
+      `INSERT INTO events (run_id, seq, at, data)
+       SELECT r.id, ?, ?, ? FROM runs r
+       WHERE r.id = ? AND r.lease_token = ? AND r.status = 'running' AND ${LAST_SEQ} = ? - 1`,
+    ),
     /** A write that changes more than the history: the row's time, state and lastError. */
     writeRun: db.prepare<[number, string | null, number, string | null, string]>(
       `UPDATE runs SET updated_at = ?, state = coalesce(?, state), last_error = CASE WHEN ? THEN last_error ELSE ? END
@@ -794,6 +805,12 @@ export class SqliteStore implements Store {
     return settle(() => {
       if (batch.length === 0) return [];
       this.counted();
+      const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
+      if (only?.seq !== undefined && only.events.length === 1 && appendsOnly(only)) {
+        const data = JSON.stringify(only.events[0]);
+        const { changes } = this.c.st.appendOne.run(only.seq, now, data, only.runId, only.token, only.seq);
+        return [changes === 1 ? { ok: true, lastSeq: only.seq, suspended: false, pending: [] } : { ok: false, reason: 'fenced' }];
+      }
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
       const prepared = batch.map(prepareWrite);
       return this.c.tx.write(prepared, now);
