@@ -328,8 +328,8 @@ export class RunExecution {
         this.host.fault?.('step.afterSideEffect', { runId: this.runId, pos, step: name });
         // The code goes on at once: what it does next is deterministic and writes nothing but
         // through the writer, after this record. Only the next step's function (a side effect that
-        // may use this value) waits until the record is stored. So a record and what follows it
-        // (the run's end, a sleep, a wait) reach the store in one transaction.
+        // may use this value) waits until the record is stored. So a record and the writes that
+        // follow it at once (the run's end, a timer) reach the store in one transaction.
         const observed = this.host.fault !== undefined || this.host.listens('step.completed');
         this.queueRecord(
           { events: [{ type: 'step.completed', pos, name, attempt, result: value }] },
