@@ -120,14 +120,14 @@ interface PreparedWrite {
   /** Only appends events: the run row is not written. */
   appendsOnly: boolean;
   events: string[];
-  consume: number[];
+  consume: readonly number[];
   state: string | null;
   /** undefined: keep; null: clear; text: set. */
   lastError: string | null | undefined;
-  createRuns: PreparedRun[];
-  createTasks: { task: NewHumanTask; jsonSchema: string | null }[];
-  expireTasks: string[];
-  deliver: { runId: string; name: string; payload: string | null }[];
+  createRuns: readonly PreparedRun[];
+  createTasks: readonly { task: NewHumanTask; jsonSchema: string | null }[];
+  expireTasks: readonly string[];
+  deliver: readonly { runId: string; name: string; payload: string | null }[];
   transition:
     | { status: 'waiting'; wakeAt: number | null; waitingFor: string }
     | { status: 'completed' | 'failed' | 'cancelled'; output: string | null; error: string | null }
@@ -145,6 +145,9 @@ function prepareRun(run: NewRun, parentId: string | undefined): PreparedRun {
   return { run: withParent, input: toJson(run.input), started: JSON.stringify(startedEvent(run, parentId)) };
 }
 
+/** What an absent list of a write becomes: one shared empty list, not a new one per write. */
+const NONE: readonly never[] = Object.freeze([]);
+
 function prepareWrite(w: RunWrite): PreparedWrite {
   const t = w.transition;
   return {
@@ -153,14 +156,14 @@ function prepareWrite(w: RunWrite): PreparedWrite {
     seq: w.seq,
     appendsOnly: appendsOnly(w),
     events: w.events.map((e) => JSON.stringify(e)),
-    consume: w.consume ?? [],
+    consume: w.consume ?? NONE,
     state: w.state === undefined ? null : JSON.stringify(w.state),
     lastError: w.lastError === undefined ? undefined : w.lastError === null ? null : JSON.stringify(w.lastError),
     // A child's parent defaults to the run that creates it.
-    createRuns: (w.createRuns ?? []).map((c) => prepareRun(c, c.parentId ?? w.runId)),
-    createTasks: (w.createTasks ?? []).map((task) => ({ task, jsonSchema: toJson(task.jsonSchema) })),
-    expireTasks: w.expireTasks ?? [],
-    deliver: (w.deliver ?? []).map((d) => ({ runId: d.runId, name: d.name, payload: toJson(d.payload) })),
+    createRuns: w.createRuns?.map((c) => prepareRun(c, c.parentId ?? w.runId)) ?? NONE,
+    createTasks: w.createTasks?.map((task) => ({ task, jsonSchema: toJson(task.jsonSchema) })) ?? NONE,
+    expireTasks: w.expireTasks ?? NONE,
+    deliver: w.deliver?.map((d) => ({ runId: d.runId, name: d.name, payload: toJson(d.payload) })) ?? NONE,
     transition:
       t === undefined
         ? undefined
@@ -286,9 +289,9 @@ function prepareStatements(db: Database.Database) {
     lastSeq: db.prepare<[string], { last: number | null }>('SELECT max(seq) AS last FROM events WHERE run_id = ?'),
     /**
      * One event appended at seq, fenced in the same statement (the run is running under the token
-     * and its history ends just before seq): a step's record on a sequential run, in a transaction
-     * of its own without BEGIN and COMMIT, so one call into SQLite instead of four. Changes one row,
-     * or none when fenced.
+     * and its history ends just before seq): a step's record, one call into SQLite instead of a
+     * head read and an insert; alone in a write, it needs no BEGIN and COMMIT either. Changes one
+     * row, or none when fenced.
      */
     appendOne: db.prepare<[number, number, string, string, number, number]>(
       `INSERT INTO events (run_id, seq, at, data)
@@ -805,14 +808,12 @@ export class SqliteStore implements Store {
     return settle(() => {
       if (batch.length === 0) return [];
       this.counted();
-      const only = batch.length === 1 ? (batch[0] as RunWrite) : undefined;
-      if (only?.seq !== undefined && only.events.length === 1 && appendsOnly(only)) {
-        const data = JSON.stringify(only.events[0]);
-        const { changes } = this.c.st.appendOne.run(only.seq, now, data, only.runId, only.token, only.seq);
-        return [changes === 1 ? { ok: true, lastSeq: only.seq, suspended: false, pending: [] } : { ok: false, reason: 'fenced' }];
-      }
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
       const prepared = batch.map(prepareWrite);
+      // A lone step record is one statement (see appendOne): a transaction of its own, without
+      // BEGIN and COMMIT.
+      const only = prepared.length === 1 ? (prepared[0] as PreparedWrite) : undefined;
+      if (only && isOneAppend(only)) return [applyWrite(this.c.st, only, now)];
       return this.c.tx.write(prepared, now);
     });
   }
@@ -912,9 +913,18 @@ function insertRun(st: Statements, p: PreparedRun, now: number, claim: NewRun['c
   return inserted;
 }
 
-/** One write inside the batch transaction. Fenced writes touch nothing: the fence is read first.
- * A write that only appends events (a step's record) writes just those rows. */
+/** A step's record: one event appended at a named seq, nothing else of the run changing. */
+function isOneAppend(w: PreparedWrite): w is PreparedWrite & { seq: number } {
+  return w.appendsOnly && w.seq !== undefined && w.events.length === 1;
+}
+
+/** One write inside the batch transaction. Fenced writes touch nothing: the fence is read first,
+ * or, for a step's record, checked by the one statement that appends it. */
 function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult {
+  if (isOneAppend(w)) {
+    const { changes } = st.appendOne.run(w.seq, now, w.events[0] as string, w.runId, w.token, w.seq);
+    return changes === 1 ? { ok: true, lastSeq: w.seq, suspended: false, pending: [] } : { ok: false, reason: 'fenced' };
+  }
   const head = st.writeHead.get(w.token, w.runId);
   if (!head?.live) return { ok: false, reason: 'fenced' };
   let seq = head.last ?? 0;
