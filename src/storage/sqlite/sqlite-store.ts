@@ -203,9 +203,6 @@ const RUN_COLUMNS = runColumnsWith({
   updated_at: 'max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), 0))',
 });
 
-/** The run columns as stored, last_seq standing in as 0 (to be completed by the caller). */
-const STORED_RUN_COLUMNS = runColumnsWith({ last_seq: '0' });
-
 /** How many runs one transaction of pruneRuns deletes. */
 const PRUNE_BATCH = 500;
 
@@ -227,8 +224,7 @@ function prepareStatements(db: Database.Database) {
     ),
     history: db.prepare<[string, number], EventRow>('SELECT seq, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq'),
     /** The runs, histories after run.started, and inboxes of a JSON array of run ids. */
-    /** Stored columns only: claimDueRuns completes last_seq and updated_at from the histories it reads. */
-    runsIn: db.prepare<[string], RunRow>(`SELECT ${STORED_RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
+    runsIn: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
     historiesIn: db.prepare<[string], EventRow & { run_id: string }>(
       'SELECT run_id, seq, at, data FROM events WHERE run_id IN (SELECT value FROM json_each(?)) AND seq > 1 ORDER BY run_id, seq',
     ),
@@ -402,12 +398,7 @@ function prepareTransactions(db: Database.Database, st: Statements) {
       return leases.map((lease): ClaimedRun => {
         const row = rows.get(lease.runId);
         if (!row) throw new Error(`Run '${lease.runId}' vanished while it was being claimed.`);
-        const history = histories.get(lease.runId) ?? [];
-        // What RUN_COLUMNS computes, from the history just read (run.started, at seq 1, is older
-        // than the row's updated_at).
-        const last = history.at(-1);
-        const run = rowToRun({ ...row, last_seq: last?.seq ?? 1, updated_at: Math.max(Number(row.updated_at), last?.at ?? 0) });
-        return { lease, run, history, inbox: inboxes.get(lease.runId) ?? [] };
+        return { lease, run: rowToRun(row), history: histories.get(lease.runId) ?? [], inbox: inboxes.get(lease.runId) ?? [] };
       });
     }),
     renewLeases: wrap((leases: { runId: string; token: number }[], expiresAt: number) => {
