@@ -859,15 +859,16 @@ export class RunExecution {
 
   /**
    * Queue a write that the code need not wait for; FIFO order keeps it ahead of later writes.
-   * `wanted`, asked as the write leaves the queue, may drop it (false).
+   * `wanted`, asked as the write leaves the queue, may drop it (false); `done` is told whether it
+   * was stored (a write that was not stops this execution).
    */
-  private queue(write: Omit<RunWrite, 'runId' | 'token'>, wanted?: () => boolean): void {
-    const w: RunWrite = { runId: this.runId, token: this.token, ...write };
+  private queue(write: Omit<RunWrite, 'runId' | 'token'>, wanted?: () => boolean, done?: (stored: boolean) => void): void {
     this.host.post(
-      w,
+      { runId: this.runId, token: this.token, ...write },
       (result, error) => {
-        if (result?.ok) return;
-        this.writeFailed(error);
+        const stored = result?.ok === true;
+        done?.(stored);
+        if (!stored) this.writeFailed(error);
       },
       wanted ? (x) => wanted() && this.stamp(x) : this.stamp,
     );
@@ -881,20 +882,11 @@ export class RunExecution {
    */
   private queueRecord(write: Omit<RunWrite, 'runId' | 'token'>, stored?: () => void): void {
     this.unstored++;
-    this.host.post(
-      { runId: this.runId, token: this.token, ...write },
-      (result, error) => {
-        this.unstored--;
-        if (!result?.ok) {
-          this.settleRecords(false);
-          this.writeFailed(error);
-          return;
-        }
-        stored?.();
-        if (this.unstored === 0) this.settleRecords(true);
-      },
-      this.stamp,
-    );
+    this.queue(write, undefined, (ok) => {
+      this.unstored--;
+      if (ok) stored?.();
+      if (!ok || this.unstored === 0) this.settleRecords(ok);
+    });
   }
 
   /** Records queued by {@link queueRecord} and not stored yet. */
