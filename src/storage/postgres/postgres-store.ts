@@ -868,6 +868,13 @@ export class PostgresStore implements Store {
 
 function statements(q: string) {
   const terminal = "('completed', 'failed', 'cancelled')";
+  // claimDue and claimDueRuns: the due runs, oldest due first, skipping rows another worker is
+  // claiming; then the claim of each (RETURNING left to the statement).
+  const due = `due AS (SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+  const claimDue = `
+      UPDATE ${q}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = $3,
+                            lease_expires_at = $4, updated_at = $1, wake_at = NULL
+      FROM due WHERE r.id = due.id`;
   return {
     getRun: `SELECT ${RUN_COLUMNS} FROM ${q}.runs WHERE id = $1`,
     createRun: `
@@ -905,26 +912,12 @@ function statements(q: string) {
     history: `SELECT seq, at, data FROM ${q}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
     inbox: `SELECT id, run_id, name, payload, sent_at FROM ${q}.inbox WHERE run_id = $1 ORDER BY id`,
     sendSignal: `SELECT run_status AS status, message_id AS id FROM ${q}.send_signal($1, $2, $3, $4)`,
-    claimDue: `
-      WITH due AS (
-        SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${q}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = $3,
-                            lease_expires_at = $4, updated_at = $1, wake_at = NULL
-      FROM due WHERE r.id = due.id
-      RETURNING r.id, r.lease_token, due.due_at`,
+    claimDue: `WITH ${due} ${claimDue} RETURNING r.id, r.lease_token, due.due_at`,
     // claimDue, returning each claimed run with its history after run.started (as arrays) and its
     // inbox (as JSON), read in the statement's snapshot: a signal that commits meanwhile is found
     // when the run next suspends (the suspension reads the inbox again).
     claimDueRuns: `
-      WITH due AS (
-        SELECT id, due_at FROM ${q}.runs WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
-      ), claimed AS (
-        UPDATE ${q}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = $3,
-                              lease_expires_at = $4, updated_at = $1, wake_at = NULL
-        FROM due WHERE r.id = due.id
-        RETURNING r.*, due.due_at AS claimed_due_at
-      )
+      WITH ${due}, claimed AS (${claimDue} RETURNING r.*, due.due_at AS claimed_due_at)
       SELECT ${RUN_COLUMNS}, c.claimed_due_at,
              h.seqs AS history_seq, h.ats AS history_at, h.datas AS history_data,
              (SELECT json_agg(json_build_object('id', i.id, 'run_id', i.run_id, 'name', i.name, 'payload', i.payload, 'sent_at', i.sent_at) ORDER BY i.id)
