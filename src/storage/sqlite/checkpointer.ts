@@ -28,7 +28,7 @@ export interface CheckpointResult {
   checkpointed: number;
 }
 
-type Reply = { type: 'ready' } | { type: 'failed'; message: string } | { type: 'result'; id: number; result?: CheckpointResult; message?: string };
+type Reply = { type: 'failed'; message: string } | { type: 'result'; id: number; result?: CheckpointResult; message?: string };
 
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -71,7 +71,6 @@ function main() {
       parentPort.close();
     }
   });
-  parentPort.postMessage({ type: 'ready' });
 }
 main();
 `;
