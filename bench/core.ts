@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 // The package as users run it: its compiled `dist/` (npm run bench builds it first).
 import { createEngine, defineWorkflow } from 'keel';
+import { SqliteStore } from 'keel/sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { maximumFractionDigits: digits });
@@ -84,6 +85,39 @@ function commitFloor(): void {
   }
   db.close();
   console.log(`  (floor on this machine: one bare SQLite commit of one row = ${spread(rounds)} µs)`);
+}
+
+/**
+ * What a step's record costs in the store alone, between the floor and the engine: `store.write` of
+ * one step.completed event at its seq, sequentially, on a claimed run, as the engine sends it. The
+ * step overhead above is this plus the engine's own work.
+ */
+async function storeRecord(): Promise<void> {
+  const store = new SqliteStore({ path: join(dir, 'store.db') });
+  await store.open();
+  const { lease } = await store.createRun(
+    { id: 'bench', kind: 'workflow', workflow: 'many-steps', version: '1', input: null, claim: { owner: 'bench', expiresAt: Date.now() + 3_600_000 } },
+    Date.now(),
+  );
+  if (!lease) throw new Error('the run was not created claimed');
+  let seq = 1;
+  const record = async (): Promise<void> => {
+    seq++;
+    const [result] = await store.write(
+      [{ runId: 'bench', token: lease.token, seq, events: [{ type: 'step.completed', pos: seq - 1, name: `s${seq - 1}`, attempt: 1, result: seq }] }],
+      Date.now(),
+    );
+    if (!result?.ok) throw new Error(`step record ${seq} was refused`);
+  };
+  for (let i = 0; i < STEPS; i++) await record(); // warm up
+  const rounds: number[] = [];
+  for (let r = 0; r < 10; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < STEPS; i++) await record();
+    rounds.push(((performance.now() - t0) * 1000) / STEPS);
+  }
+  await store.close();
+  console.log(`  (one step's record through the store alone, store.write without the engine = ${spread(rounds)} µs)`);
 }
 
 /** Many runs at once: group commit shares each transaction among the steps of many runs. */
@@ -165,6 +199,7 @@ async function waitingMemory(): Promise<void> {
 console.log(`Keel core benchmark — SQLite, durability 'process', Node ${process.version}\n`);
 await stepOverhead();
 commitFloor();
+await storeRecord();
 await stepCostUnderLoad();
 await throughput();
 await waitingMemory();

@@ -4,9 +4,12 @@
  * and 2 worker processes. Prints the ratios. Not a test: nothing is asserted.
  *
  * Sequential latency is mostly commits that wait for the disk, and this machine's disk varies from
- * second to second, so DBOS and Keel take turns: chunks of 50 workflows each, alternating which
- * goes first, both processes up all along. Beside the latencies the script prints what
- * one bare commit costs on this server and how many WAL flushes each workflow caused (pg_stat_wal,
+ * second to second, so DBOS and Keel take turns: chunks of 50 workflows each, rotating which goes
+ * first, all processes up all along. A third process takes the same turns with Keel's store alone:
+ * the four writes the engine makes for one workflow (the run claimed at its start, two step
+ * records, the last record with the end), through the PostgresStore, without the engine; Keel's
+ * p50 less this one is the engine's own share. Beside the latencies the script prints what one
+ * bare commit costs on this server and how many WAL flushes each workflow caused (pg_stat_wal,
  * server-wide, so background flushes count too).
  *
  *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
@@ -80,7 +83,9 @@ interface SequentialChild {
   close(): Promise<void>;
 }
 
-function startSequential(system: 'keel' | 'dbos', url: string): Promise<SequentialChild> {
+type Sequential = 'dbos' | 'keel' | 'store';
+
+function startSequential(system: Sequential, url: string): Promise<SequentialChild> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `${system}-seq`, url], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -110,30 +115,32 @@ function startSequential(system: 'keel' | 'dbos', url: string): Promise<Sequenti
 }
 
 /**
- * Sequential latency of DBOS and Keel, paired: chunks of CHUNK workflows, alternating which system
- * goes first, with the server's WAL flushes counted around each chunk.
+ * Sequential latency of DBOS, Keel and Keel's store alone, in turns: chunks of CHUNK workflows,
+ * rotating which system goes first, with the server's WAL flushes counted around each chunk.
  */
-async function pairedSequential(url: string): Promise<{ dbos: Figures; keel: Figures }> {
-  const [dbos, keel] = await Promise.all([startSequential('dbos', url), startSequential('keel', url)]);
-  const lat = { dbos: [] as number[], keel: [] as number[] };
-  const syncs = { dbos: 0, keel: 0 };
+async function sequentialInTurns(url: string): Promise<Record<Sequential, Figures>> {
+  const systems: Sequential[] = ['dbos', 'keel', 'store'];
+  const children = await Promise.all(systems.map((system) => startSequential(system, url)));
+  const lat: Record<Sequential, number[]> = { dbos: [], keel: [], store: [] };
+  const syncs: Record<Sequential, number> = { dbos: 0, keel: 0, store: 0 };
   try {
     for (let done = 0, c = 0; done < SEQ; done += CHUNK, c++) {
-      const order = c % 2 === 0 ? (['dbos', 'keel'] as const) : (['keel', 'dbos'] as const);
-      for (const system of order) {
+      for (let k = 0; k < systems.length; k++) {
+        const i = (c + k) % systems.length;
+        const system = systems[i] as Sequential;
         const before = await walSyncs(url);
-        lat[system].push(...(await (system === 'dbos' ? dbos : keel).chunk(Math.min(CHUNK, SEQ - done), done)));
+        lat[system].push(...(await (children[i] as SequentialChild).chunk(Math.min(CHUNK, SEQ - done), done)));
         syncs[system] += (await walSyncs(url)) - before;
       }
     }
   } finally {
-    await Promise.all([dbos.close(), keel.close()]);
+    await Promise.all(children.map((child) => child.close()));
   }
-  const figures = (xs: number[], flushes: number): Figures => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return { p50: pct(sorted, 50), p99: pct(sorted, 99), syncs: flushes / xs.length, throughput: NaN };
+  const figures = (system: Sequential): Figures => {
+    const sorted = [...lat[system]].sort((a, b) => a - b);
+    return { p50: pct(sorted, 50), p99: pct(sorted, 99), syncs: syncs[system] / sorted.length, throughput: NaN };
   };
-  return { dbos: figures(lat.dbos, syncs.dbos), keel: figures(lat.keel, syncs.keel) };
+  return { dbos: figures('dbos'), keel: figures('keel'), store: figures('store') };
 }
 
 /** The floor under any durable write on this server: p50 of one autocommitted one-row INSERT. */
@@ -164,6 +171,37 @@ async function concurrent(once: (i: number) => Promise<unknown>, n: number, offs
     }),
   );
   return performance.now() - t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keel's store alone, in its own process: `postgres.ts store-seq <url>`
+
+/** The writes of one 3-step workflow as the engine makes them, through the store, sequentially. */
+async function storeProcess(url: string): Promise<void> {
+  const { PostgresStore } = await import('keel/postgres');
+  const store = new PostgresStore({ connectionString: url, schema: 'keel', max: 10 });
+  await store.open();
+  const owner = `store/${process.pid}`;
+  const once = async (i: number): Promise<void> => {
+    const runId = `store-${i}-${process.pid}`;
+    const { lease } = await store.createRun(
+      { id: runId, kind: 'workflow', workflow: 'three', version: '1', input: i, claim: { owner, expiresAt: Date.now() + 30_000 } },
+      Date.now(),
+    );
+    if (!lease) throw new Error(`run ${runId} was not created claimed`);
+    const step = (pos: number) => ({ type: 'step.completed' as const, pos, name: `s${pos}`, attempt: 1, result: i + pos });
+    const writes = [
+      { runId, token: lease.token, seq: 2, events: [step(1)] },
+      { runId, token: lease.token, seq: 3, events: [step(2)] },
+      { runId, token: lease.token, seq: 4, events: [step(3), { type: 'run.completed' as const, result: i + 3 }], transition: { status: 'completed' as const, output: i + 3 } },
+    ];
+    for (const w of writes) {
+      const [result] = await store.write([w], Date.now());
+      if (!result?.ok) throw new Error(`a write of run ${runId} was refused`);
+    }
+  };
+  await serveSequential(once);
+  await store.close();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +305,7 @@ async function main(): Promise<void> {
   if (mode === 'keel-seq') return keelWorker(url, 'seq', 0, 0, 0);
   if (mode === 'keel') return keelWorker(url, rest[0] ?? 'tp', Number(rest[1]), Number(rest[2]), Number(rest[3]));
   if (mode === 'dbos-seq') return dbosProcess(url, 'seq');
+  if (mode === 'store-seq') return storeProcess(url);
   if (mode === 'dbos') return dbosProcess(url, 'tp');
 
   const name = `keel_bench_${process.pid}`;
@@ -279,22 +318,24 @@ async function main(): Promise<void> {
   try {
     console.log(
       `PostgreSQL ${target.replace(/:[^:@/]*@/, ':***@')}; ${SEQ} sequential workflows, ${N} for throughput (${WINDOW} in flight); ` +
-        `${ROUNDS} round(s); sequential workflows in turns of ${CHUNK}, DBOS and Keel alternating`,
+        `${ROUNDS} round(s); sequential workflows in turns of ${CHUNK}: DBOS, Keel and Keel's store alone, rotating`,
     );
-    const rows: { dbos: Figures; keel: Figures; keel2: number }[] = [];
+    const rows: { dbos: Figures; keel: Figures; store: Figures; keel2: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const load = loadavg()[0]?.toFixed(2);
-      const paired = await pairedSequential(target);
+      const sequential = await sequentialInTurns(target);
       const floor = await bareCommit(target);
-      const dbos = { ...paired.dbos, throughput: (await runDbos(target)).throughput };
+      const dbos = { ...sequential.dbos, throughput: (await runDbos(target)).throughput };
       const keel1 = await keelThroughput(target, 1);
       const keel2 = await keelThroughput(target, 2);
-      const keel = { ...paired.keel, throughput: keel1 };
-      rows.push({ dbos, keel, keel2 });
+      const keel = { ...sequential.keel, throughput: keel1 };
+      const store = sequential.store;
+      rows.push({ dbos, keel, store, keel2 });
       console.log(`round ${round} (load average ${load} before, ${loadavg()[0]?.toFixed(2)} after)`);
       console.log(`  one bare commit on this server (a one-row INSERT): p50 ${floor.toFixed(2)} ms`);
       console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.syncs?.toFixed(1)} WAL flushes per workflow  ${dbos.throughput.toFixed(0)} workflows/s`);
       console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms  ${keel.syncs?.toFixed(1)} WAL flushes per workflow`);
+      console.log(`  Keel's store alone, its four writes of a workflow without the engine: p50 ${store.p50?.toFixed(2)} ms  p99 ${store.p99?.toFixed(2)} ms`);
       console.log(`  Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
       console.log(`  Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
       const p50 = (keel.p50 ?? NaN) / (dbos.p50 ?? NaN);
@@ -307,6 +348,7 @@ async function main(): Promise<void> {
       const range = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
       console.log('ranges over the rounds:');
       console.log(`  DBOS p50 ${range(rows.map((r) => r.dbos.p50 ?? NaN), 2)} ms, ${range(rows.map((r) => r.dbos.throughput), 0)} workflows/s`);
+      console.log(`  Keel's store alone p50 ${range(rows.map((r) => r.store.p50 ?? NaN), 2)} ms`);
       console.log(`  Keel p50 ${range(rows.map((r) => r.keel.p50 ?? NaN), 2)} ms, 1 worker ${range(rows.map((r) => r.keel.throughput), 0)}, 2 workers ${range(rows.map((r) => r.keel2), 0)} workflows/s`);
       console.log(
         `  p50 Keel/DBOS ${range(rows.map((r) => (r.keel.p50 ?? NaN) / (r.dbos.p50 ?? NaN)), 2)}; ` +
