@@ -36,4 +36,5 @@ export type { Clock } from './core/clock.js';
 export type { Logger } from './core/logger.js';
 export type { HistoryEvent, EventData, EventType } from './core/history.js';
 export type { Store, RunRecord, RunStatus, ListRunsQuery, StatusChange, StatusChangeQuery, StatusChangePage } from './core/store.js';
+export { MAX_HISTORY_EVENTS } from './core/store.js';
 export type { Duration } from './util/duration.js';

@@ -23,6 +23,7 @@ export const ErrorCode = {
   InvalidState: 'INVALID_STATE',
   StoreUnreachable: 'STORE_UNREACHABLE',
   InvalidCursor: 'INVALID_CURSOR',
+  HistoryTooLong: 'HISTORY_TOO_LONG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -125,6 +125,13 @@ export type RunTransition =
   | { status: 'failed'; error: SerializedError }
   | { status: 'cancelled' };
 
+/**
+ * The most events one run's history may hold, whatever the store: every store holds at least
+ * this many, with room beyond for what a run queues between two checks (a `Promise.all` of many
+ * steps) and for its failure. The engine fails a run at this many (maxHistoryEvents).
+ */
+export const MAX_HISTORY_EVENTS = 250_000_000;
+
 export interface RunWrite {
   runId: string;
   token: number;

@@ -28,6 +28,7 @@ import { validate } from '../core/schema.js';
 import {
   CANCEL_SIGNAL,
   isTerminal,
+  MAX_HISTORY_EVENTS,
   type CreateRunResult,
   type InboxMessage,
   type Lease,
@@ -81,6 +82,13 @@ export interface EngineOptions {
   stopTimeoutMs?: number;
   /** How long a run held back by a non-determinism error waits before it is tried again (default 60 s). */
   parkRetryMs?: number;
+  /**
+   * How many events a run's history may hold (default and most: {@link MAX_HISTORY_EVENTS}). A run
+   * fails with HISTORY_TOO_LONG at its first command once its history holds this many (what it
+   * queued by then is still stored): a loop that never ends should end its run and start a new one
+   * with what it carries.
+   */
+  maxHistoryEvents?: number;
   /** Testing: named fault points (see FaultPoint). */
   faults?: FaultHook;
 }
@@ -229,6 +237,12 @@ export class Engine {
     }
     for (const w of options.workflows ?? []) this.register(w);
     const parkRetryMs = options.parkRetryMs ?? 60_000;
+    const maxHistoryEvents = options.maxHistoryEvents ?? MAX_HISTORY_EVENTS;
+    if (!Number.isInteger(maxHistoryEvents) || maxHistoryEvents < 2 || maxHistoryEvents > MAX_HISTORY_EVENTS) {
+      throw new ConfigError(
+        `maxHistoryEvents must be a whole number from 2 to ${MAX_HISTORY_EVENTS.toLocaleString('en-US')}, not ${String(options.maxHistoryEvents)}.`,
+      );
+    }
     const isStopping = (): boolean => this.stoppingFlag;
     this.host = {
       clock: this.clock,
@@ -237,6 +251,7 @@ export class Engine {
         return isStopping();
       },
       parkRetryMs,
+      maxHistoryEvents,
       submit: (w, prepare) => this.writer.submit(w, prepare),
       post: (w, done, prepare) =>
         this.writer.post(

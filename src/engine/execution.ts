@@ -249,6 +249,17 @@ export class RunExecution {
 
   /** Take the next position and check it against history. */
   private next(kind: string, name: string): { pos: number; events: PositionedEvent[] | undefined } {
+    if (this.seq >= this.host.maxHistoryEvents && !this.done) {
+      void this.onThrow(
+        new KeelError(
+          ErrorCode.HistoryTooLong,
+          `Run '${this.runId}' has ${this.seq.toLocaleString('en-US')} events in its history, as many as a run may hold ` +
+            `(maxHistoryEvents ${this.host.maxHistoryEvents.toLocaleString('en-US')}); it failed at ${kind} '${name}'. ` +
+            'A workflow that loops for ever should end its run and start a new one with what it carries.',
+          { details: { runId: this.runId, events: this.seq, maxHistoryEvents: this.host.maxHistoryEvents } },
+        ),
+      );
+    }
     const pos = ++this.pos;
     const events = this.byPos.get(pos);
     if (events) {

@@ -6,7 +6,7 @@
 import { NonDeterminismError, type SerializedError } from '../core/errors.js';
 import type { HistoryEvent } from '../core/history.js';
 import { silentLogger } from '../core/logger.js';
-import type { RunRecord, RunWrite, WriteResult } from '../core/store.js';
+import { MAX_HISTORY_EVENTS, type RunRecord, type RunWrite, type WriteResult } from '../core/store.js';
 import { RunExecution } from '../engine/execution.js';
 import type { ExecutionHost } from '../engine/host.js';
 import type { AnyWorkflow } from '../engine/workflow.js';
@@ -40,6 +40,7 @@ export async function replayHistory(workflow: AnyWorkflow, history: HistoryEvent
     stopping: false,
     replayOnly: true,
     parkRetryMs: 0,
+    maxHistoryEvents: MAX_HISTORY_EVENTS,
     submit: (w: RunWrite): Promise<WriteResult> => {
       const t = w.transition;
       if (t && t.status !== 'waiting') {
