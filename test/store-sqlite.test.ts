@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../src/core/errors.js';
+import { ErrorCode, KeelError } from '../src/core/errors.js';
 import type { EventData } from '../src/core/history.js';
 import { SqliteStore } from '../src/storage/sqlite/index.js';
-import { BACKGROUND_CHECKPOINTS_AFTER } from '../src/storage/sqlite/sqlite-store.js';
+import { BACKGROUND_CHECKPOINTS_AFTER, MAX_RUN_NUM } from '../src/storage/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js';
 import { describeStoreContract } from './store-contract.js';
 
@@ -234,6 +234,89 @@ describe('SqliteStore on a file', () => {
     expect(await store.write([{ runId: 'old', token: 1, seq: 3, events: [step] }], T0 + 6)).toEqual([{ ok: false, reason: 'fenced' }]);
     expect(await store.write([{ runId: 'old', token: 1, seq: 4, events: [step] }], T0 + 6)).toEqual([{ ok: true, lastSeq: 4, suspended: false, pending: [] }]);
     expect(await store.getRun('old')).toMatchObject({ lastSeq: 4, updatedAt: T0 + 6 });
+  });
+
+  it('migrates a version 4 file (history keyed by run id): runs are numbered, histories kept in order, and they go on', async () => {
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 4)) raw.exec(m.sql);
+    raw.pragma('user_version = 4');
+    const run = raw.prepare(
+      `INSERT INTO runs (id, kind, workflow, version, status, input, state, created_at, updated_at, wake_at, lease_owner, lease_expires_at, lease_token)
+       VALUES (?, 'workflow', 'order', '1', ?, '{}', '{}', ?, ?, ?, ?, ?, ?)`,
+    );
+    const event = raw.prepare('INSERT INTO events (run_id, seq, at, data) VALUES (?, ?, ?, ?)');
+    const started = JSON.stringify({ type: 'run.started', workflow: 'order', version: '1', input: {} });
+    const stepDone = (pos: number) => JSON.stringify({ type: 'step.completed', pos, name: `s${pos}`, attempt: 1, result: pos });
+    // Created in the opposite order of their ids, with histories of different lengths.
+    run.run('z-first', 'running', T0, T0, null, 'w1', T0 + 60_000, 2);
+    run.run('a-second', 'pending', T0 + 1, T0 + 1, T0 + 1, null, null, 0);
+    event.run('z-first', 1, T0, started);
+    for (let seq = 2; seq <= 5; seq++) event.run('z-first', seq, T0 + seq, stepDone(seq - 1));
+    event.run('a-second', 1, T0 + 1, started);
+    raw.close();
+
+    const store = await openStore();
+    expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const numbers = store.database.prepare('SELECT id, num FROM runs ORDER BY num').all();
+    expect(numbers).toEqual([
+      { id: 'z-first', num: 1 },
+      { id: 'a-second', num: 2 },
+    ]);
+    expect((await store.history('z-first')).map((e) => [e.seq, e.type, e.at])).toEqual([
+      [1, 'run.started', T0],
+      [2, 'step.completed', T0 + 2],
+      [3, 'step.completed', T0 + 3],
+      [4, 'step.completed', T0 + 4],
+      [5, 'step.completed', T0 + 5],
+    ]);
+    expect((await store.history('z-first', 3)).map((e) => e.seq)).toEqual([4, 5]);
+    expect((await store.history('a-second')).map((e) => e.type)).toEqual(['run.started']);
+    expect(await store.getRun('z-first')).toMatchObject({ lastSeq: 5, updatedAt: T0 + 5 });
+    // The running run goes on where its history ends; the pending one is claimed with its history.
+    const next = JSON.parse(stepDone(5)) as EventData;
+    expect(await store.write([{ runId: 'z-first', token: 2, seq: 5, events: [next] }], T0 + 6)).toEqual([{ ok: false, reason: 'fenced' }]);
+    expect(await store.write([{ runId: 'z-first', token: 2, seq: 6, events: [next] }], T0 + 6)).toEqual([{ ok: true, lastSeq: 6, suspended: false, pending: [] }]);
+    const [claimed] = await store.claimDueRuns({ owner: 'w2', now: T0 + 7, leaseMs: 1000, limit: 10 });
+    expect(claimed?.run).toMatchObject({ id: 'a-second', lastSeq: 1 });
+    // A new run takes the next number, its history its own range.
+    await store.createRun({ id: 'new', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0 + 8);
+    expect(store.database.prepare("SELECT num FROM runs WHERE id = 'new'").get()).toEqual({ num: 3 });
+    expect((await store.history('new')).map((e) => [e.seq, e.type])).toEqual([[1, 'run.started']]);
+    expect((await store.history('z-first')).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('refuses to number more runs than its history key can hold, with a clear error, and creates nothing', async () => {
+    const store = await openStore();
+    await store.createRun({ id: 'last', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0);
+    store.database.prepare("UPDATE runs SET num = ? WHERE id = 'last'").run(MAX_RUN_NUM);
+    const refused = await store.createRun({ id: 'one-too-many', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0 + 1).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(KeelError);
+    expect((refused as Error).message).toMatch(/This SQLite file has numbered 34,359,738,366 runs, the most one file can: run 'one-too-many' was not created/);
+    expect(await store.getRun('one-too-many')).toBeUndefined();
+    expect(await store.getRun('last')).toMatchObject({ id: 'last' });
+  });
+
+  it('refuses an event past what the history key of a run holds, rather than write it into the range of the next run', async () => {
+    const store = await openStore();
+    const claim = { owner: 'w1', expiresAt: T0 + 60_000 };
+    const { lease } = await store.createRun({ id: 'long', kind: 'workflow', workflow: 'order', version: '1', input: null, claim }, T0);
+    await store.createRun({ id: 'next', kind: 'workflow', workflow: 'order', version: '1', input: null }, T0);
+    // The history of 'long' as if it held 2^28 - 1 events: its last possible key.
+    store.database.prepare("UPDATE events SET key = key + 268435454 WHERE key = (SELECT (num << 28) + 1 FROM runs WHERE id = 'long')").run();
+    expect(await store.getRun('long')).toMatchObject({ lastSeq: 268_435_455 });
+    const step: EventData = { type: 'step.completed', pos: 1, name: 'a', attempt: 1, result: 1 };
+    for (const events of [[step], [step, step]]) {
+      const refused = await store.write([{ runId: 'long', token: lease!.token, seq: 268_435_456, events }], T0 + 1).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect((refused as KeelError).code).toBe(ErrorCode.HistoryTooLong);
+      expect((refused as Error).message).toContain("Run 'long' cannot hold event 268,435,456");
+    }
+    expect((await store.history('next')).map((e) => e.seq)).toEqual([1]);
   });
 
   it('pruning sweeps the status changes of pruned runs from a feed longer than one sweep batch, and keeps the others', async () => {

@@ -127,8 +127,9 @@ export type RunTransition =
 
 /**
  * The most events one run's history may hold, whatever the store: every store holds at least
- * this many, with room beyond for what a run queues between two checks (a `Promise.all` of many
- * steps) and for its failure. The engine fails a run at this many (maxHistoryEvents).
+ * this many. The engine fails a run at this many (maxHistoryEvents); it stays well inside what the
+ * SQLite store's history key numbers (2^28 - 1 per run), with room for what a run queues between
+ * two checks (a `Promise.all` of many steps) and for its failure.
  */
 export const MAX_HISTORY_EVENTS = 250_000_000;
 

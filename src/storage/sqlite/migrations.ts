@@ -175,6 +175,82 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs DROP COLUMN last_seq;
     `,
   },
+  {
+    version: 5,
+    description: 'runs numbered by an integer key; history keyed by (run number, seq) packed in one integer',
+    sql: `
+      -- A run's history is a range of one integer key, (run number << 28) + seq, in a rowid table:
+      -- the newest run appends at the right edge of the tree, where SQLite adds a page without
+      -- rebalancing its neighbours (one page of WAL per step's record, against about one and a half
+      -- for a (run_id, seq) key), and a history row no longer repeats its run's id. The number is
+      -- the run row's INTEGER PRIMARY KEY, so that it never changes (VACUUM keeps it). 28 bits of
+      -- seq: a run holds at most 268,435,455 events; a file numbers at most 2^35 - 2 runs.
+      CREATE TEMP TABLE history_within_28_bits (seq INTEGER CHECK (seq <= 268435455));
+      INSERT INTO history_within_28_bits SELECT max(seq) FROM events;
+      DROP TABLE history_within_28_bits;
+
+      CREATE TABLE runs_numbered (
+        num              INTEGER PRIMARY KEY,
+        id               TEXT NOT NULL UNIQUE,
+        kind             TEXT NOT NULL,
+        workflow         TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        input            TEXT,
+        output           TEXT,
+        error            TEXT,
+        state            TEXT NOT NULL,
+        parent_id        TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        completed_at     INTEGER,
+        wake_at          INTEGER,
+        waiting_for      TEXT,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        lease_token      INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        due_at           INTEGER GENERATED ALWAYS AS (
+                           CASE status
+                             WHEN 'pending' THEN wake_at
+                             WHEN 'waiting' THEN wake_at
+                             WHEN 'running' THEN coalesce(lease_expires_at, 0)
+                           END) VIRTUAL
+      );
+      INSERT INTO runs_numbered (id, kind, workflow, version, status, input, output, error, state, parent_id, created_at,
+                                 updated_at, completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_error)
+      SELECT id, kind, workflow, version, status, input, output, error, state, parent_id, created_at,
+             updated_at, completed_at, wake_at, waiting_for, lease_owner, lease_expires_at, lease_token, last_error
+      FROM runs ORDER BY created_at, id;
+
+      CREATE TABLE events_numbered (
+        key  INTEGER PRIMARY KEY,
+        at   INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      INSERT INTO events_numbered (key, at, data)
+      SELECT (r.num << 28) + e.seq, e.at, e.data FROM events e JOIN runs_numbered r ON r.id = e.run_id ORDER BY 1;
+
+      DROP TABLE events;
+      ALTER TABLE events_numbered RENAME TO events;
+      DROP TABLE runs;
+      ALTER TABLE runs_numbered RENAME TO runs;
+
+      CREATE INDEX runs_due ON runs (due_at) WHERE due_at IS NOT NULL;
+      CREATE INDEX runs_list ON runs (created_at DESC, id DESC);
+      CREATE INDEX runs_status_list ON runs (status, created_at DESC, id DESC);
+      CREATE INDEX runs_workflow_list ON runs (workflow, created_at DESC, id DESC);
+      CREATE INDEX runs_parent_list ON runs (parent_id, created_at DESC, id DESC) WHERE parent_id IS NOT NULL;
+      CREATE TRIGGER runs_status_insert AFTER INSERT ON runs
+      BEGIN
+        INSERT INTO status_changes (run_id, workflow, status, at) VALUES (NEW.id, NEW.workflow, NEW.status, NEW.updated_at);
+      END;
+      CREATE TRIGGER runs_status_update AFTER UPDATE OF status ON runs WHEN OLD.status IS NOT NEW.status
+      BEGIN
+        INSERT INTO status_changes (run_id, workflow, status, at) VALUES (NEW.id, NEW.workflow, NEW.status, NEW.updated_at);
+      END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

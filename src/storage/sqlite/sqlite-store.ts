@@ -193,14 +193,30 @@ function settle<T>(fn: () => T): Promise<T> {
 
 const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
 
-/** Where a run's history ends: the last key of its range in the events b-tree. */
-const LAST_SEQ = '(SELECT max(e.seq) FROM events e WHERE e.run_id = r.id)';
+/**
+ * A run's history is a range of the events table's integer key: event `seq` of the run numbered
+ * `num` is at (num << SEQ_BITS) + seq (see migration 5), so a run holds at most MAX_SEQ events
+ * (the engine ends a run long before: maxHistoryEvents) and a file numbers at most MAX_RUN_NUM
+ * runs in its life.
+ */
+const SEQ_BITS = 28;
+const MAX_SEQ = 2 ** SEQ_BITS - 1;
+/** The key of the run after the last one must still fit in 63 bits. */
+export const MAX_RUN_NUM = 2 ** (63 - SEQ_BITS) - 2;
+/** The range of run `r`'s events after seq `after`. */
+const historyOf = (r: string, after: string): string => `e.key > (${r}.num << ${SEQ_BITS}) + ${after} AND e.key < ((${r}.num + 1) << ${SEQ_BITS})`;
+/** An event's seq, from its key. */
+const SEQ = `e.key & ${MAX_SEQ}`;
+/** The key of run `r`'s last event: one seek to the end of its range. */
+const LAST_EVENT = `(SELECT e.key FROM events e WHERE ${historyOf('r', '0')} ORDER BY e.key DESC LIMIT 1)`;
+/** Where run `r`'s history ends (NULL without history). */
+const LAST_SEQ = `(${LAST_EVENT} & ${MAX_SEQ})`;
 
 /** A step's append leaves the run row as it is, so a run's last seq and the time it last changed
  * are read from its history. */
 const RUN_COLUMNS = runColumnsWith({
   last_seq: `coalesce(${LAST_SEQ}, 0)`,
-  updated_at: 'max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), 0))',
+  updated_at: `max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE ${historyOf('r', '0')} ORDER BY e.key DESC LIMIT 1), 0))`,
 });
 
 /** How many runs one transaction of pruneRuns deletes. */
@@ -218,15 +234,19 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
-    insertEvent: db.prepare<[string, number, number, string]>('INSERT INTO events (run_id, seq, at, data) VALUES (?, ?, ?, ?)'),
+    /** An event of the run numbered num, at seq. */
+    insertEvent: db.prepare<[number, number, number, string]>(`INSERT INTO events (key, at, data) VALUES ((? << ${SEQ_BITS}) + ?, ?, ?)`),
     findIdsFrom: db.prepare<[string, string, number], { id: string }>(
       'SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?',
     ),
-    history: db.prepare<[string, number], EventRow>('SELECT seq, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq'),
+    history: db.prepare<[number, string], EventRow>(
+      `SELECT ${SEQ} AS seq, e.at, e.data FROM runs r JOIN events e ON ${historyOf('r', '?')} WHERE r.id = ? ORDER BY e.key`,
+    ),
     /** The runs, histories after run.started, and inboxes of a JSON array of run ids. */
     runsIn: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`),
     historiesIn: db.prepare<[string], EventRow & { run_id: string }>(
-      'SELECT run_id, seq, at, data FROM events WHERE run_id IN (SELECT value FROM json_each(?)) AND seq > 1 ORDER BY run_id, seq',
+      `SELECT r.id AS run_id, ${SEQ} AS seq, e.at, e.data FROM runs r JOIN events e ON ${historyOf('r', '1')}
+       WHERE r.id IN (SELECT value FROM json_each(?)) ORDER BY r.id, e.key`,
     ),
     inboxesIn: db.prepare<[string], InboxRow>(
       'SELECT id, run_id, name, payload, sent_at FROM inbox WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, id',
@@ -279,10 +299,10 @@ function prepareStatements(db: Database.Database) {
     /** The fence of every write, read inside its transaction (which holds the write lock, so no
      * claim can come between): whether the run is running under this token, and where its history
      * ends. No row for an unknown run. */
-    writeHead: db.prepare<[number, string], { live: number; last: number | null }>(
-      `SELECT r.lease_token = ? AND r.status = 'running' AS live, ${LAST_SEQ} AS last FROM runs r WHERE r.id = ?`,
+    writeHead: db.prepare<[number, string], { live: number; num: number; last: number | null }>(
+      `SELECT r.lease_token = ? AND r.status = 'running' AS live, r.num, ${LAST_SEQ} AS last FROM runs r WHERE r.id = ?`,
     ),
-    lastSeq: db.prepare<[string], { last: number | null }>('SELECT max(seq) AS last FROM events WHERE run_id = ?'),
+    lastSeq: db.prepare<[string], { num: number; last: number | null }>(`SELECT r.num, ${LAST_SEQ} AS last FROM runs r WHERE r.id = ?`),
     /**
      * One event appended at seq, fenced in the same statement (the run is running under the token
      * and its history ends just before seq): a step's record, one call into SQLite instead of a
@@ -290,8 +310,8 @@ function prepareStatements(db: Database.Database) {
      * row, or none when fenced.
      */
     appendOne: db.prepare<[number, number, string, string, number, number]>(
-      `INSERT INTO events (run_id, seq, at, data)
-       SELECT r.id, ?, ?, ? FROM runs r
+      `INSERT INTO events (key, at, data)
+       SELECT (r.num << ${SEQ_BITS}) + ?, ?, ? FROM runs r
        WHERE r.id = ? AND r.lease_token = ? AND r.status = 'running' AND ${LAST_SEQ} = ? - 1`,
     ),
     /** A write that changes more than the history: the row's time, state and lastError. */
@@ -431,7 +451,8 @@ function prepareTransactions(db: Database.Database, st: Statements) {
         if (!row) throw new NotFoundError('Run', runId, 'check the id with `keel ls`');
         throw reopenConflict(runId, row.status);
       }
-      st.insertEvent.run(runId, (st.lastSeq.get(runId)?.last ?? 0) + 1, now, event);
+      const head = st.lastSeq.get(runId) as { num: number; last: number | null };
+      st.insertEvent.run(head.num, withinHistoryKey(runId, (head.last ?? 0) + 1), now, event);
       return rowToRun(st.getRun.get(runId) as RunRow);
     }),
     // Group commit: the whole batch is one transaction, each write applied on its own terms.
@@ -662,7 +683,7 @@ export class SqliteStore implements Store {
   history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
     return settle(() =>
       this.c.st.history
-        .all(runId, afterSeq)
+        .all(afterSeq, runId)
         .map((r) => ({ ...(JSON.parse(r.data) as EventData), runId, seq: r.seq, at: r.at })),
     );
   }
@@ -731,13 +752,14 @@ export class SqliteStore implements Store {
     const stillMatching = db.prepare<[string, number], { id: string }>(
       `SELECT id FROM runs WHERE id IN (${inBatch}) AND status IN ${TERMINAL_SQL} AND completed_at < ?`,
     );
-    const deleteEvents = db.prepare<[string]>(`DELETE FROM events WHERE run_id IN (${inBatch})`);
+    const runNumbers = db.prepare<[string], { num: number }>(`SELECT num FROM runs WHERE id IN (${inBatch})`);
+    const deleteHistory = db.prepare<[number, number]>(`DELETE FROM events WHERE key > (? << ${SEQ_BITS}) AND key < ((? + 1) << ${SEQ_BITS})`);
     const deleteInbox = db.prepare<[string]>(`DELETE FROM inbox WHERE run_id IN (${inBatch})`);
     const deleteTasks = db.prepare<[string]>(`DELETE FROM tasks WHERE run_id IN (${inBatch})`);
     const deleteRuns = db.prepare<[string]>(`DELETE FROM runs WHERE id IN (${inBatch})`);
     const batch = db.transaction((ids: string[]): number => {
       const doomed = JSON.stringify(stillMatching.all(JSON.stringify(ids), before).map((r) => r.id));
-      deleteEvents.run(doomed);
+      for (const { num } of runNumbers.all(doomed)) deleteHistory.run(num, num);
       deleteInbox.run(doomed);
       deleteTasks.run(doomed);
       return deleteRuns.run(doomed).changes;
@@ -899,9 +921,33 @@ function insertRun(st: Statements, p: PreparedRun, now: number, claim: NewRun['c
     claim?.owner ?? null,
     claim?.expiresAt ?? null,
     claim ? 1 : 0,
-  ).changes;
-  if (inserted > 0) st.insertEvent.run(r.id, 1, now, p.started);
-  return inserted;
+  );
+  if (inserted.changes === 0) return 0;
+  // The run's number is its rowid (num INTEGER PRIMARY KEY): the next after the highest.
+  const num = Number(inserted.lastInsertRowid);
+  if (num > MAX_RUN_NUM) {
+    throw new KeelError(
+      ErrorCode.InvalidState,
+      `This SQLite file has numbered ${MAX_RUN_NUM.toLocaleString('en-US')} runs, the most one file can: run '${r.id}' was not created. Start a new store file for new runs.`,
+    );
+  }
+  st.insertEvent.run(num, 1, now, p.started);
+  return 1;
+}
+
+/**
+ * The seq of an event about to be written, if the history key can hold it: a run's history ends
+ * at MAX_SEQ (the engine fails a run long before, at maxHistoryEvents), and an event past it would
+ * land in the next run's range.
+ */
+function withinHistoryKey(runId: string, seq: number): number {
+  if (seq > MAX_SEQ) {
+    throw new KeelError(
+      ErrorCode.HistoryTooLong,
+      `Run '${runId}' cannot hold event ${seq.toLocaleString('en-US')}: a run's history in a SQLite store holds at most ${MAX_SEQ.toLocaleString('en-US')} events.`,
+    );
+  }
+  return seq;
 }
 
 /** A step's record: one event appended at a named seq, nothing else of the run changing. */
@@ -913,14 +959,14 @@ function isOneAppend(w: PreparedWrite): w is PreparedWrite & { seq: number } {
  * or, for a step's record, checked by the one statement that appends it. */
 function applyWrite(st: Statements, w: PreparedWrite, now: number): WriteResult {
   if (isOneAppend(w)) {
-    const { changes } = st.appendOne.run(w.seq, now, w.events[0] as string, w.runId, w.token, w.seq);
+    const { changes } = st.appendOne.run(withinHistoryKey(w.runId, w.seq), now, w.events[0] as string, w.runId, w.token, w.seq);
     return changes === 1 ? { ok: true, lastSeq: w.seq, suspended: false, pending: [] } : { ok: false, reason: 'fenced' };
   }
   const head = st.writeHead.get(w.token, w.runId);
   if (!head?.live) return { ok: false, reason: 'fenced' };
   let seq = head.last ?? 0;
   if (w.seq !== undefined && w.events.length > 0 && w.seq !== seq + 1) return { ok: false, reason: 'fenced' };
-  for (const data of w.events) st.insertEvent.run(w.runId, ++seq, now, data);
+  for (const data of w.events) st.insertEvent.run(head.num, withinHistoryKey(w.runId, ++seq), now, data);
   const t = w.transition;
   const keepError = w.lastError === undefined ? 1 : 0;
   // A run's end sets these in its own UPDATE (below).
