@@ -83,10 +83,10 @@ export interface EngineOptions {
   /** How long a run held back by a non-determinism error waits before it is tried again (default 60 s). */
   parkRetryMs?: number;
   /**
-   * How many events a run's history may hold (default and most: {@link MAX_HISTORY_EVENTS}). A run
-   * fails with HISTORY_TOO_LONG at its first command once its history holds this many (what it
-   * queued by then is still stored): a loop that never ends should end its run and start a new one
-   * with what it carries.
+   * How many events a run's history may hold (default and most: {@link MAX_HISTORY_EVENTS}). Once
+   * its history holds this many, a run fails with HISTORY_TOO_LONG at its first command past what
+   * is recorded (what it queued by then is still stored; a replay of the recorded commands is not
+   * stopped): a loop that never ends should end its run and start a new one with what it carries.
    */
   maxHistoryEvents?: number;
   /** Testing: named fault points (see FaultPoint). */

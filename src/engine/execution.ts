@@ -249,7 +249,8 @@ export class RunExecution {
 
   /** Take the next position and check it against history. */
   private next(kind: string, name: string): { pos: number; events: PositionedEvent[] | undefined } {
-    if (this.seq >= this.host.maxHistoryEvents && !this.done) {
+    // A command past the recorded history, once the history is full: the run ends here.
+    if (this.seq >= this.host.maxHistoryEvents && this.pos >= this.maxHistoryPos && !this.done) {
       void this.onThrow(
         new KeelError(
           ErrorCode.HistoryTooLong,

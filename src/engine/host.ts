@@ -29,7 +29,7 @@ export interface ExecutionHost {
   readonly replayOnly?: boolean;
   /** How long a run parked by a non-determinism error waits before it is tried again. */
   readonly parkRetryMs: number;
-  /** A run whose history holds this many events fails at its next command (HISTORY_TOO_LONG). */
+  /** A run whose history holds this many events fails at its next command past it (HISTORY_TOO_LONG). */
   readonly maxHistoryEvents: number;
   /** Queue a write and wait for its result. `prepare`, when given, runs as the write leaves the
    * queue for the store (in queue order): it may complete the write (e.g. number its events), or

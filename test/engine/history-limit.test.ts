@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineWorkflow, ErrorCode, MAX_HISTORY_EVENTS, RunFailedError } from '../../src/index.js';
-import { testEngine } from './helpers.js';
+import { testEngine, until } from './helpers.js';
 
 const forever = defineWorkflow({
   name: 'forever',
@@ -35,6 +35,37 @@ describe('the history limit', () => {
       Array.from({ length: 10 }, (_, i) => `tick ${i}`),
     );
     expect((await engine.getRun(run.id))?.status).toBe('failed');
+  });
+
+  it('replays a run recorded past a lower limit, and fails it at its first command past its history', async () => {
+    const steps = defineWorkflow({
+      name: 'steps-then-wait',
+      async run(ctx) {
+        for (let i = 0; i < 5; i++) await ctx.step(`s${i}`, () => i);
+        await ctx.waitForSignal('go');
+        return ctx.step('after', () => 'done');
+      },
+    });
+    const first = testEngine({ workflows: [steps] });
+    await first.engine.start();
+    const run = await first.engine.run(steps, undefined);
+    await until(async () => (await first.engine.getRun(run.id))?.status === 'waiting', 'the run to wait');
+    await first.engine.stop();
+
+    const { engine } = testEngine({ workflows: [steps], store: first.store, maxHistoryEvents: 3 });
+    await engine.start();
+    await engine.signal(run.id, 'go', null);
+    await until(async () => (await engine.getRun(run.id))?.status === 'failed', 'the run to fail');
+    const history = await engine.history(run.id);
+    const last = history[history.length - 1];
+    // The steps replay from history; the wait is the first command past it (a wait is recorded
+    // only when its signal is taken), so the run fails there, the signal untaken.
+    expect(last?.type === 'run.failed' && last.error.message).toMatch(/has 6 events in its history, .* it failed at signal 'go'/);
+    expect(history.map((e) => ('name' in e ? `${e.type}:${e.name}` : e.type))).toEqual([
+      'run.started',
+      ...Array.from({ length: 5 }, (_, i) => `step.completed:s${i}`),
+      'run.failed',
+    ]);
   });
 
   it('takes a limit from 2 up to MAX_HISTORY_EVENTS, and refuses anything else with CONFIG_INVALID', () => {
