@@ -26,6 +26,7 @@ describe('the history limit', () => {
     const history = await engine.history(run.id);
     const last = history[history.length - 1];
     expect(last?.type).toBe('run.failed');
+    expect(last?.type === 'run.failed' && last.error.code).toBe(ErrorCode.HistoryTooLong);
     expect(last?.type === 'run.failed' && last.error.message).toMatch(/has 10 events in its history, as many as a run may hold \(maxHistoryEvents 10\); it failed at step 'tick 10'/);
     // The check is at each command, against the events written: when 'tick 10' is called, the
     // history holds run.started and ticks 0 to 8, and the record of tick 9 is on its way. Then the
