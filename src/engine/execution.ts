@@ -250,17 +250,7 @@ export class RunExecution {
   /** Take the next position and check it against history. */
   private next(kind: string, name: string): { pos: number; events: PositionedEvent[] | undefined } {
     // A command past the recorded history, once the history is full: the run ends here.
-    if (this.seq >= this.host.maxHistoryEvents && this.pos >= this.maxHistoryPos && !this.done) {
-      void this.onThrow(
-        new KeelError(
-          ErrorCode.HistoryTooLong,
-          `Run '${this.runId}' has ${this.seq.toLocaleString('en-US')} events in its history, as many as a run may hold ` +
-            `(maxHistoryEvents ${this.host.maxHistoryEvents.toLocaleString('en-US')}); it failed at ${kind} '${name}'. ` +
-            'A workflow that loops for ever should end its run and start a new one with what it carries.',
-          { details: { runId: this.runId, events: this.seq, maxHistoryEvents: this.host.maxHistoryEvents } },
-        ),
-      );
-    }
+    if (this.seq >= this.host.maxHistoryEvents && !this.replaying && !this.done) this.historyFull(kind, name);
     const pos = ++this.pos;
     const events = this.byPos.get(pos);
     if (events) {
@@ -275,6 +265,20 @@ export class RunExecution {
       this.host.suspended(this, null);
     }
     return { pos, events };
+  }
+
+  /** Fail the run: its history holds maxHistoryEvents events, and `kind` `name` would add more. */
+  private historyFull(kind: string, name: string): void {
+    const limit = this.host.maxHistoryEvents;
+    void this.onThrow(
+      new KeelError(
+        ErrorCode.HistoryTooLong,
+        `Run '${this.runId}' has ${this.seq.toLocaleString('en-US')} events in its history, as many as a run may hold ` +
+          `(maxHistoryEvents ${limit.toLocaleString('en-US')}); it failed at ${kind} '${name}'. ` +
+          'A workflow that loops for ever should end its run and start a new one with what it carries.',
+        { details: { runId: this.runId, events: this.seq, maxHistoryEvents: limit } },
+      ),
+    );
   }
 
   private get blocked(): boolean {
