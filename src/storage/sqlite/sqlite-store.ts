@@ -207,16 +207,16 @@ export const MAX_RUN_NUM = 2 ** (63 - SEQ_BITS) - 2;
 const historyOf = (r: string, after: string): string => `e.key > (${r}.num << ${SEQ_BITS}) + ${after} AND e.key < ((${r}.num + 1) << ${SEQ_BITS})`;
 /** An event's seq, from its key. */
 const SEQ = `e.key & ${MAX_SEQ}`;
-/** The key of run `r`'s last event: one seek to the end of its range. */
-const LAST_EVENT = `(SELECT e.key FROM events e WHERE ${historyOf('r', '0')} ORDER BY e.key DESC LIMIT 1)`;
+/** A column of run `r`'s last event (NULL without history): one seek to the end of its range. */
+const lastEvent = (column: 'key' | 'at'): string => `(SELECT e.${column} FROM events e WHERE ${historyOf('r', '0')} ORDER BY e.key DESC LIMIT 1)`;
 /** Where run `r`'s history ends (NULL without history). */
-const LAST_SEQ = `(${LAST_EVENT} & ${MAX_SEQ})`;
+const LAST_SEQ = `(${lastEvent('key')} & ${MAX_SEQ})`;
 
 /** A step's append leaves the run row as it is, so a run's last seq and the time it last changed
  * are read from its history. */
 const RUN_COLUMNS = runColumnsWith({
   last_seq: `coalesce(${LAST_SEQ}, 0)`,
-  updated_at: `max(r.updated_at, coalesce((SELECT e.at FROM events e WHERE ${historyOf('r', '0')} ORDER BY e.key DESC LIMIT 1), 0))`,
+  updated_at: `max(r.updated_at, coalesce(${lastEvent('at')}, 0))`,
 });
 
 /** How many runs one transaction of pruneRuns deletes. */
