@@ -65,24 +65,39 @@ async function stepOverhead(): Promise<void> {
 }
 
 /**
+ * µs per call of `call`, in 10 rounds of STEPS calls after STEPS to warm up. A call that returns a
+ * promise is awaited; one that does not runs without a turn of the microtask queue.
+ */
+async function perCall(call: () => unknown): Promise<number[]> {
+  const many = async (): Promise<void> => {
+    for (let i = 0; i < STEPS; i++) {
+      const result = call();
+      if (result instanceof Promise) await result;
+    }
+  };
+  await many();
+  const rounds: number[] = [];
+  for (let r = 0; r < 10; r++) {
+    const t0 = performance.now();
+    await many();
+    rounds.push(((performance.now() - t0) * 1000) / STEPS);
+  }
+  return rounds;
+}
+
+/**
  * The floor under any durable step on this machine: one SQLite commit of one small row into one
  * b-tree (one page of WAL, as a step's record on a sequential run), WAL, synchronous=NORMAL,
  * checkpoints left out (a busy Keel store runs them on their own thread).
  */
-function commitFloor(): void {
+async function commitFloor(): Promise<void> {
   const db = new Database(join(dir, 'floor.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('wal_autocheckpoint = 0');
   db.exec('CREATE TABLE t (data TEXT)');
   const insert = db.prepare('INSERT INTO t (data) VALUES (?)');
-  for (let i = 0; i < 2_000; i++) insert.run('{"type":"step.completed","pos":1,"name":"s1","attempt":1,"result":2}');
-  const rounds: number[] = [];
-  for (let r = 0; r < 10; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < STEPS; i++) insert.run('{"type":"step.completed","pos":1,"name":"s1","attempt":1,"result":2}');
-    rounds.push(((performance.now() - t0) * 1000) / STEPS);
-  }
+  const rounds = await perCall(() => insert.run('{"type":"step.completed","pos":1,"name":"s1","attempt":1,"result":2}'));
   db.close();
   console.log(`  (floor on this machine: one bare SQLite commit of one row = ${spread(rounds)} µs)`);
 }
@@ -109,13 +124,7 @@ async function storeRecord(): Promise<void> {
     );
     if (!result?.ok) throw new Error(`step record ${seq} was refused`);
   };
-  for (let i = 0; i < STEPS; i++) await record(); // warm up
-  const rounds: number[] = [];
-  for (let r = 0; r < 10; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < STEPS; i++) await record();
-    rounds.push(((performance.now() - t0) * 1000) / STEPS);
-  }
+  const rounds = await perCall(record);
   await store.close();
   console.log(`  (one step's record through the store alone, store.write without the engine = ${spread(rounds)} µs)`);
 }
@@ -198,7 +207,7 @@ async function waitingMemory(): Promise<void> {
 
 console.log(`Keel core benchmark — SQLite, durability 'process', Node ${process.version}\n`);
 await stepOverhead();
-commitFloor();
+await commitFloor();
 await storeRecord();
 await stepCostUnderLoad();
 await throughput();
