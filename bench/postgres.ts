@@ -9,8 +9,9 @@
  * the four writes the engine makes for one workflow (the run claimed at its start, two step
  * records, the last record with the end), through the PostgresStore, without the engine; Keel's
  * p50 less this one is the engine's own share. Beside the latencies the script prints what one
- * bare commit costs on this server and how many WAL flushes each workflow caused (pg_stat_wal,
- * server-wide, so background flushes count too).
+ * bare commit costs on this server and what each workflow wrote: its write transactions (each one
+ * a commit that waits for the disk) and its bytes of WAL, read off the server's transaction-id and
+ * WAL counters around each chunk (server-wide, so another process's writes would count too).
  *
  *   npm run bench:postgres            (KEEL_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres)
  *   env: BENCH_SEQ (sequential workflows, default 500), BENCH_N (throughput workflows, default 4000),
@@ -35,23 +36,40 @@ const CHUNK = 50; // sequential workflows per turn when DBOS and Keel take turns
 interface Figures {
   p50?: number;
   p99?: number;
-  /** WAL flushes (fsyncs) per sequential workflow, server-wide (pg_stat_wal). */
-  syncs?: number;
+  /** Write transactions per sequential workflow, server-wide: each a commit that waits for the disk. */
+  commits?: number;
+  /** Bytes of WAL per sequential workflow, server-wide. */
+  walBytes?: number;
   throughput: number;
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
-/** The server's count of WAL flushes so far: commits that waited for the disk (and background ones). */
-async function walSyncs(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: string }>('SELECT wal_sync AS n FROM pg_stat_wal');
-    return Number(rows[0]?.n ?? NaN);
-  } finally {
-    await client.end();
-  }
+/**
+ * Where the server's write counters stand: the next transaction id it will assign, and the end of
+ * its WAL. Both are read from shared memory, so they are exact at once, unlike the statistics views
+ * (pg_stat_wal, pg_stat_database), which a backend reports up to seconds later. Reading them assigns
+ * no transaction id and writes no WAL.
+ */
+interface WriteMark {
+  xid: bigint;
+  lsn: string;
+}
+
+async function writeMark(client: pg.Client): Promise<WriteMark> {
+  const { rows } = await client.query<{ xid: string; lsn: string }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid, pg_current_wal_insert_lsn()::text AS lsn',
+  );
+  const row = rows[0];
+  if (!row) throw new Error('the server returned no write counters');
+  return { xid: BigInt(row.xid), lsn: row.lsn };
+}
+
+/** Write transactions and WAL bytes between two marks. */
+async function writtenSince(client: pg.Client, before: WriteMark): Promise<{ commits: number; walBytes: number }> {
+  const after = await writeMark(client);
+  const { rows } = await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [after.lsn, before.lsn]);
+  return { commits: Number(after.xid - before.xid), walBytes: Number(rows[0]?.bytes ?? NaN) };
 }
 
 /**
@@ -116,29 +134,38 @@ function startSequential(system: Sequential, url: string): Promise<SequentialChi
 
 /**
  * Sequential latency of DBOS, Keel and Keel's store alone, in turns: chunks of CHUNK workflows,
- * rotating which system goes first, with the server's WAL flushes counted around each chunk.
+ * rotating which system goes first, with the server's write counters read around each chunk.
  */
 async function sequentialInTurns(url: string): Promise<Record<Sequential, Figures>> {
   const systems: Sequential[] = ['dbos', 'keel', 'store'];
   const children = await Promise.all(systems.map((system) => startSequential(system, url)));
   const lat: Record<Sequential, number[]> = { dbos: [], keel: [], store: [] };
-  const syncs: Record<Sequential, number> = { dbos: 0, keel: 0, store: 0 };
+  const written: Record<Sequential, { commits: number; walBytes: number }> = {
+    dbos: { commits: 0, walBytes: 0 },
+    keel: { commits: 0, walBytes: 0 },
+    store: { commits: 0, walBytes: 0 },
+  };
+  const counters = new pg.Client({ connectionString: url });
+  await counters.connect();
   try {
     for (let done = 0, c = 0; done < SEQ; done += CHUNK, c++) {
       for (let k = 0; k < systems.length; k++) {
         const i = (c + k) % systems.length;
         const system = systems[i] as Sequential;
-        const before = await walSyncs(url);
+        const before = await writeMark(counters);
         lat[system].push(...(await (children[i] as SequentialChild).chunk(Math.min(CHUNK, SEQ - done), done)));
-        syncs[system] += (await walSyncs(url)) - before;
+        const chunk = await writtenSince(counters, before);
+        written[system].commits += chunk.commits;
+        written[system].walBytes += chunk.walBytes;
       }
     }
   } finally {
-    await Promise.all(children.map((child) => child.close()));
+    await Promise.all([...children.map((child) => child.close()), counters.end()]);
   }
   const figures = (system: Sequential): Figures => {
     const sorted = [...lat[system]].sort((a, b) => a - b);
-    return { p50: pct(sorted, 50), p99: pct(sorted, 99), syncs: syncs[system] / sorted.length, throughput: NaN };
+    const n = sorted.length;
+    return { p50: pct(sorted, 50), p99: pct(sorted, 99), commits: written[system].commits / n, walBytes: written[system].walBytes / n, throughput: NaN };
   };
   return { dbos: figures('dbos'), keel: figures('keel'), store: figures('store') };
 }
@@ -333,9 +360,10 @@ async function main(): Promise<void> {
       rows.push({ dbos, keel, store, keel2 });
       console.log(`round ${round} (load average ${load} before, ${loadavg()[0]?.toFixed(2)} after)`);
       console.log(`  one bare commit on this server (a one-row INSERT): p50 ${floor.toFixed(2)} ms`);
-      console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${dbos.syncs?.toFixed(1)} WAL flushes per workflow  ${dbos.throughput.toFixed(0)} workflows/s`);
-      console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms  ${keel.syncs?.toFixed(1)} WAL flushes per workflow`);
-      console.log(`  Keel's store alone, its four writes of a workflow without the engine: p50 ${store.p50?.toFixed(2)} ms  p99 ${store.p99?.toFixed(2)} ms`);
+      const wrote = (f: Figures): string => `${f.commits?.toFixed(1)} commits, ${((f.walBytes ?? NaN) / 1024).toFixed(1)} KiB of WAL per workflow`;
+      console.log(`  DBOS Transact  p50 ${dbos.p50?.toFixed(2)} ms  p99 ${dbos.p99?.toFixed(2)} ms  ${wrote(dbos)}  ${dbos.throughput.toFixed(0)} workflows/s`);
+      console.log(`  Keel           p50 ${keel.p50?.toFixed(2)} ms  p99 ${keel.p99?.toFixed(2)} ms  ${wrote(keel)}`);
+      console.log(`  Keel's store alone, its four writes of a workflow without the engine: p50 ${store.p50?.toFixed(2)} ms  p99 ${store.p99?.toFixed(2)} ms  ${wrote(store)}`);
       console.log(`  Keel 1 worker  ${keel1.toFixed(0)} workflows/s`);
       console.log(`  Keel 2 workers ${keel2.toFixed(0)} workflows/s`);
       const p50 = (keel.p50 ?? NaN) / (dbos.p50 ?? NaN);
