@@ -495,6 +495,48 @@ describe('SqliteStore on a file', () => {
     expect(JSON.parse(during)).toEqual(committed);
   });
 
+  it('a call kept waiting past the busy timeout fails with STORE_BUSY, naming the file, and writes nothing', async () => {
+    await (await openStore()).close(); // the file at the current schema version
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE'); // another connection holds the write lock
+    try {
+      // A current file opens without taking the write lock, so the held lock does not stop it.
+      const store = await openStore({ busyTimeoutMs: 50 });
+      const input = { id: 'r1', kind: 'workflow' as const, workflow: 'w', version: '1', input: null };
+      const err = await store.createRun(input, T0).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KeelError);
+      expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { path, busyTimeoutMs: 50 } });
+      expect((err as Error).message).toContain(`The SQLite database ${path} is busy`);
+      expect((err as Error).message).toMatch(/busy timeout \(50 ms\), so this call did not run\. .*raise busyTimeoutMs/);
+      expect((err as Error).cause).toMatchObject({ code: 'SQLITE_BUSY' });
+
+      other.exec('COMMIT');
+      expect(await store.getRun('r1')).toBeUndefined();
+      expect((await store.createRun(input, T0)).created).toBe(true);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    }
+
+    // A file that needs migrating does take the lock: held elsewhere, open fails the same way.
+    const fresh = join(dir, 'fresh.db');
+    const holder = new Database(fresh);
+    holder.exec('CREATE TABLE elsewhere (x); BEGIN IMMEDIATE; INSERT INTO elsewhere VALUES (1)');
+    try {
+      await expect(new SqliteStore({ path: fresh, busyTimeoutMs: 50 }).open()).rejects.toMatchObject({ code: ErrorCode.StoreBusy });
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    const migrated = new SqliteStore({ path: fresh });
+    await migrated.open();
+    expect((await migrated.schemaInfo()).version).toBe(SCHEMA_VERSION);
+    await migrated.close();
+  });
+
   it('worker processes racing on one file claim every run exactly once and are never fenced', async () => {
     const setup = await openStore();
     const ids = Array.from({ length: 600 }, (_, i) => `run-${String(i).padStart(3, '0')}`);

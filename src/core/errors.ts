@@ -22,6 +22,7 @@ export const ErrorCode = {
   EngineStopped: 'ENGINE_STOPPED',
   InvalidState: 'INVALID_STATE',
   StoreUnreachable: 'STORE_UNREACHABLE',
+  StoreBusy: 'STORE_BUSY',
   InvalidCursor: 'INVALID_CURSOR',
   HistoryTooLong: 'HISTORY_TOO_LONG',
 } as const;

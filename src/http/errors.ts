@@ -39,6 +39,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   [ErrorCode.InvalidCursor]: 400,
   [ErrorCode.EngineStopped]: 503,
   [ErrorCode.StoreUnreachable]: 503,
+  [ErrorCode.StoreBusy]: 503,
   [ErrorCode.Fenced]: 409,
   [ErrorCode.Config]: 500,
   [ErrorCode.InvalidStoreUrl]: 500,

@@ -270,8 +270,11 @@ export function assertSchemaNotNewer(db: Database.Database, label: string): numb
  * Bring the schema up to {@link SCHEMA_VERSION}, all pending migrations in one immediate
  * transaction: either the file ends at the new version or it is left as it was. The version is
  * read again inside the transaction, so two processes opening a fresh file do not both migrate.
+ * A file already at the version is left alone, without taking the write lock.
  */
 export function migrate(db: Database.Database, label: string): void {
+  // A current file needs no write lock: opening it must not wait for another process's writes.
+  if (schemaVersion(db) === SCHEMA_VERSION) return;
   db.transaction(() => {
     const found = assertSchemaNotNewer(db, label);
     for (const m of MIGRATIONS) {

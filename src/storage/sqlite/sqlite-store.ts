@@ -182,13 +182,9 @@ function countLimit(n: number): number {
   return Number.isNaN(n) ? 0 : Math.max(0, Math.floor(Math.min(n, Number.MAX_SAFE_INTEGER)));
 }
 
-/** Run `fn` now and report its outcome as a promise: a throw becomes a rejection. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(coerceError(err));
-  }
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_RECOVERY, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_TIMEOUT). */
+function isBusy(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY');
 }
 
 const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
@@ -510,8 +506,33 @@ export class SqliteStore implements Store {
     return this.conn;
   }
 
+  /**
+   * Run `fn` now and report its outcome as a promise: a throw becomes a rejection. SQLITE_BUSY
+   * (another connection kept the write lock past the busy timeout; the call did not run) becomes a
+   * {@link KeelError} that says so.
+   */
+  private settle<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(isBusy(err) ? this.busy(err) : coerceError(err));
+    }
+  }
+
+  private busy(cause: unknown): KeelError {
+    const ms = this.options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    return new KeelError(
+      ErrorCode.StoreBusy,
+      `The SQLite database ${this.options.path} is busy: another connection held its write lock for longer than the busy timeout ` +
+        `(${ms.toLocaleString('en-US')} ms), so this call did not run. Another process may be migrating or pruning the file, or holding ` +
+        `a transaction open. Try again; if it keeps happening, raise busyTimeoutMs (an option of SqliteStore, or ` +
+        `'?busyTimeoutMs=' on a sqlite: store URL).`,
+      { cause, details: { path: this.options.path, busyTimeoutMs: ms } },
+    );
+  }
+
   open(): Promise<void> {
-    return settle(() => {
+    return this.settle(() => {
       if (!this.conn) this.conn = this.connect();
     });
   }
@@ -525,7 +546,7 @@ export class SqliteStore implements Store {
     // The thread's connection goes first, so that the store's, the last one, checkpoints the whole
     // WAL and removes it as it closes.
     await checkpointer?.close();
-    return settle(() => {
+    return this.settle(() => {
       conn?.db.close();
     });
   }
@@ -538,7 +559,7 @@ export class SqliteStore implements Store {
   /** Checkpoint the WAL now, passively (copying what no reader still needs), where checkpoints run. */
   checkpoint(): Promise<CheckpointResult> {
     if (this.checkpointer) return this.checkpointer.checkpoint();
-    return settle(() => this.c.db.prepare<[], CheckpointResult>('PRAGMA wal_checkpoint(PASSIVE)').get() as CheckpointResult);
+    return this.settle(() => this.c.db.prepare<[], CheckpointResult>('PRAGMA wal_checkpoint(PASSIVE)').get() as CheckpointResult);
   }
 
   /** Count a write batch; the {@link BACKGROUND_CHECKPOINTS_AFTER}th moves checkpoints to their thread. */
@@ -601,14 +622,14 @@ export class SqliteStore implements Store {
   }
 
   createRuns(inputs: NewRun[], now: number): Promise<CreateRunResult[]> {
-    return settle(() => {
+    return this.settle(() => {
       const prepared = inputs.map((input) => prepareRun(input, input.parentId));
       return this.c.tx.createRuns(prepared, inputs, now);
     });
   }
 
   createRun(input: NewRun, now: number): Promise<{ created: boolean; run: RunRecord; lease?: Lease }> {
-    return settle(() => {
+    return this.settle(() => {
       const claim = input.claim;
       const { created, run } = this.c.tx.createRun(prepareRun(input, input.parentId), now, claim);
       if (created && claim) {
@@ -619,7 +640,7 @@ export class SqliteStore implements Store {
   }
 
   getRun(id: string): Promise<RunRecord | undefined> {
-    return settle(() => {
+    return this.settle(() => {
       const row = this.c.st.getRun.get(id);
       return row ? rowToRun(row) : undefined;
     });
@@ -628,13 +649,13 @@ export class SqliteStore implements Store {
   findRunIds(prefix: string, limit: number): Promise<string[]> {
     // A range on the primary key rather than LIKE: LIKE is case-insensitive and treats % and _ as
     // patterns. Every id in [prefix, prefix + U+10FFFF) starts with prefix (byte order of UTF-8).
-    return settle(() =>
+    return this.settle(() =>
       this.c.st.findIdsFrom.all(prefix, `${prefix}\u{10FFFF}`, countLimit(limit)).map((r) => r.id),
     );
   }
 
   listRuns(query: ListRunsQuery): Promise<RunPage> {
-    return settle(() => {
+    return this.settle(() => {
       const { limit, after, statuses } = pageRequest(query);
       if (statuses?.length === 0) return { runs: [] };
 
@@ -681,7 +702,7 @@ export class SqliteStore implements Store {
   }
 
   history(runId: string, afterSeq = 0): Promise<HistoryEvent[]> {
-    return settle(() =>
+    return this.settle(() =>
       this.c.st.history
         .all(afterSeq, runId)
         .map((r) => ({ ...(JSON.parse(r.data) as EventData), runId, seq: r.seq, at: r.at })),
@@ -689,23 +710,23 @@ export class SqliteStore implements Store {
   }
 
   inbox(runId: string): Promise<InboxMessage[]> {
-    return settle(() => this.c.st.inbox.all(runId).map(rowToMessage));
+    return this.settle(() => this.c.st.inbox.all(runId).map(rowToMessage));
   }
 
   sendSignal(runId: string, name: string, payload: unknown, now: number): Promise<InboxMessage> {
-    return settle(() => this.c.tx.sendSignal(runId, name, toJson(payload), now));
+    return this.settle(() => this.c.tx.sendSignal(runId, name, toJson(payload), now));
   }
 
   claimDue(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<Lease[]> {
-    return settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
+    return this.settle(() => this.c.tx.claimDue(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
   }
 
   claimDueRuns(opts: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRun[]> {
-    return settle(() => this.c.tx.claimDueRuns(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
+    return this.settle(() => this.c.tx.claimDueRuns(opts.owner, opts.now, opts.now + opts.leaseMs, countLimit(opts.limit)));
   }
 
   claimRun(runId: string, opts: { owner: string; now: number; leaseMs: number }): Promise<Lease | undefined> {
-    return settle(() => {
+    return this.settle(() => {
       const expiresAt = opts.now + opts.leaseMs;
       const claimed = this.c.st.claimIfFree.get(opts.owner, expiresAt, opts.now, runId, opts.now);
       return claimed ? { runId, owner: opts.owner, token: claimed.lease_token, expiresAt } : undefined;
@@ -716,38 +737,38 @@ export class SqliteStore implements Store {
     leases: { runId: string; token: number }[],
     expiresAt: number,
   ): Promise<{ lost: string[]; cancelRequested: string[] }> {
-    return settle(() => this.c.tx.renewLeases(leases, expiresAt));
+    return this.settle(() => this.c.tx.renewLeases(leases, expiresAt));
   }
 
   releaseLease(runId: string, token: number, now: number): Promise<void> {
-    return settle(() => {
+    return this.settle(() => {
       this.c.st.release.run(now, now, runId, token);
     });
   }
 
   leaseOwners(): Promise<string[]> {
-    return settle(() => this.c.st.leaseOwners.all().map((r) => r.owner));
+    return this.settle(() => this.c.st.leaseOwners.all().map((r) => r.owner));
   }
 
   expireLeases(owners: string[]): Promise<number> {
-    return settle(() => (owners.length === 0 ? 0 : this.c.st.expireLeases.run(JSON.stringify(owners)).changes));
+    return this.settle(() => (owners.length === 0 ? 0 : this.c.st.expireLeases.run(JSON.stringify(owners)).changes));
   }
 
   nextWakeAt(): Promise<number | undefined> {
-    return settle(() => this.c.st.nextWakeAt.get()?.at ?? undefined);
+    return this.settle(() => this.c.st.nextWakeAt.get()?.at ?? undefined);
   }
 
   async pruneRuns(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
     // Rare and operator-driven: statements are prepared per call rather than kept on the connection.
     const db = this.c.db;
     const match = `SELECT id FROM runs WHERE status IN ${TERMINAL_SQL} AND completed_at < ?`;
-    if (options.dryRun) return settle(() => db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
+    if (options.dryRun) return this.settle(() => db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM (${match})`).get(before)?.n ?? 0);
     // The candidates are read first (a reader takes no lock), then deleted PRUNE_BATCH runs per
     // transaction, so that a large prune never holds the write lock for long: workers write in
     // between instead of waiting past their busy timeout. Each batch checks its runs again, since
     // one may have been resumed meanwhile; a run goes with its history, inbox and human tasks, all
     // or nothing.
-    const candidates = await settle(() => db.prepare<[number], { id: string }>(match).all(before).map((r) => r.id));
+    const candidates = await this.settle(() => db.prepare<[number], { id: string }>(match).all(before).map((r) => r.id));
     const inBatch = `SELECT value FROM json_each(?)`;
     const stillMatching = db.prepare<[string, number], { id: string }>(
       `SELECT id FROM runs WHERE id IN (${inBatch}) AND status IN ${TERMINAL_SQL} AND completed_at < ?`,
@@ -767,11 +788,11 @@ export class SqliteStore implements Store {
     let pruned = 0;
     for (let i = 0; i < candidates.length; i += PRUNE_BATCH) {
       const ids = candidates.slice(i, i + PRUNE_BATCH);
-      pruned += await settle(() => batch.immediate(ids));
+      pruned += await this.settle(() => batch.immediate(ids));
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (pruned > 0) {
-      const feedEnd = await settle(() => db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM status_changes').get()?.id ?? 0);
+      const feedEnd = await this.settle(() => db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM status_changes').get()?.id ?? 0);
       await this.sweepStatusChanges(feedEnd);
     }
     return pruned;
@@ -791,17 +812,17 @@ export class SqliteStore implements Store {
     const BATCH = 20_000;
     const start = (this.c.db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM status_changes').get()?.id ?? 1) - 1;
     for (let from = start; from < end; from += BATCH) {
-      await settle(() => sweep.run(from, Math.min(end, from + BATCH)));
+      await this.settle(() => sweep.run(from, Math.min(end, from + BATCH)));
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
   schemaInfo(): Promise<{ version: number; supported: number }> {
-    return settle(() => ({ version: schemaVersion(this.c.db), supported: SCHEMA_VERSION }));
+    return this.settle(() => ({ version: schemaVersion(this.c.db), supported: SCHEMA_VERSION }));
   }
 
   statusChanges(query: StatusChangeQuery): Promise<StatusChangePage> {
-    return settle(() => {
+    return this.settle(() => {
       const { st } = this.c;
       const after = query.after === undefined ? 0 : decimalCursor(query.after);
       if (after === undefined) throw invalidStatusCursor(query.after as string, this.label, 'malformed');
@@ -814,11 +835,11 @@ export class SqliteStore implements Store {
   }
 
   statusChangesEnd(): Promise<string> {
-    return settle(() => String(this.c.st.lastStatusChange.get()?.seq ?? 0));
+    return this.settle(() => String(this.c.st.lastStatusChange.get()?.seq ?? 0));
   }
 
   write(batch: RunWrite[], now: number): Promise<WriteResult[]> {
-    return settle(() => {
+    return this.settle(() => {
       if (batch.length === 0) return [];
       this.counted();
       // Serialise first: a value JSON cannot hold refuses the batch before anything is written.
@@ -835,14 +856,14 @@ export class SqliteStore implements Store {
   // Human tasks and reopening
 
   getTask(id: string): Promise<HumanTaskRecord | undefined> {
-    return settle(() => {
+    return this.settle(() => {
       const row = this.c.st.getTask.get(id);
       return row ? rowToTask(row) : undefined;
     });
   }
 
   listTasks(query: ListTasksQuery): Promise<TaskPage> {
-    return settle(() => {
+    return this.settle(() => {
       const { limit, after, statuses } = pageRequest(query);
       if (statuses?.length === 0) return { tasks: [] };
       const where: string[] = [];
@@ -879,11 +900,11 @@ export class SqliteStore implements Store {
   }
 
   settleTask(id: string, outcome: TaskOutcome, now: number): Promise<{ task: HumanTaskRecord; message: InboxMessage }> {
-    return settle(() => this.c.tx.settleTask(id, outcome, toJson(outcome), now));
+    return this.settle(() => this.c.tx.settleTask(id, outcome, toJson(outcome), now));
   }
 
   reopenRun(runId: string, event: EventData, now: number): Promise<RunRecord> {
-    return settle(() => this.c.tx.reopenRun(runId, JSON.stringify(event), now));
+    return this.settle(() => this.c.tx.reopenRun(runId, JSON.stringify(event), now));
   }
 }
 
