@@ -7,7 +7,7 @@ import type { Store } from '../core/store.js';
 import { MemoryStore } from '../storage/memory/memory-store.js';
 
 const FORMS =
-  "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power'), " +
+  "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power&busyTimeoutMs=10000'), " +
   "'postgres://user:password@host:5432/db' (optionally '?schema=keel')";
 
 export async function storeFromUrl(url: string): Promise<Store> {
@@ -23,11 +23,16 @@ export async function storeFromUrl(url: string): Promise<Store> {
     if (durability !== 'process' && durability !== 'power') {
       throw invalid(url, `durability must be 'process' or 'power', not '${durability}'`);
     }
+    const busy = params.get('busyTimeoutMs');
+    const busyTimeoutMs = busy === null ? undefined : Number(busy);
+    if (busyTimeoutMs !== undefined && !(/^\d+$/.test(busy ?? '') && Number.isSafeInteger(busyTimeoutMs))) {
+      throw invalid(url, `busyTimeoutMs must be a whole number of milliseconds, not '${busy}'`);
+    }
     for (const key of params.keys()) {
-      if (key !== 'durability') throw invalid(url, `unknown option '${key}'`);
+      if (key !== 'durability' && key !== 'busyTimeoutMs') throw invalid(url, `unknown option '${key}'`);
     }
     const { SqliteStore } = await import('../storage/sqlite/index.js');
-    return new SqliteStore({ path, durability });
+    return new SqliteStore({ path, durability, ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }) });
   }
   if (text.startsWith('postgres://') || text.startsWith('postgresql://')) {
     // '?schema=' is Keel's; every other parameter (sslmode, …) is left to pg in the URL.

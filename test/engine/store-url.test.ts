@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, defineWorkflow, ErrorCode } from '../../src/index.js';
 import { SimulatedClock } from '../../src/testing/index.js';
@@ -25,6 +26,8 @@ describe('store URLs', () => {
     ['sqlite:', 'the path is missing'],
     ['sqlite:./a.db?durability=maybe', "durability must be 'process' or 'power'"],
     ['sqlite:./a.db?journal=off', "unknown option 'journal'"],
+    ['sqlite:./a.db?busyTimeoutMs=5s', "busyTimeoutMs must be a whole number of milliseconds, not '5s'"],
+    ['sqlite:./a.db?busyTimeoutMs=-1', "busyTimeoutMs must be a whole number of milliseconds, not '-1'"],
     ['./keel.db', 'unknown scheme'],
   ])('refuses %s with INVALID_STORE_URL', async (url, why) => {
     const engine = createEngine({ store: url, workflows: [hello] });
@@ -52,6 +55,28 @@ describe('store URLs', () => {
       'run.completed',
     ]);
     await reader.stop();
+  });
+
+  it("takes the busy timeout from '?busyTimeoutMs=': a start kept waiting longer by another process's write lock fails with STORE_BUSY", async () => {
+    const path = join(dir, 'busy.db');
+    const url = `sqlite:${path}?busyTimeoutMs=40`;
+    const first = createEngine({ store: url, workflows: [hello] });
+    await first.run(hello, { name: 'first' }, { id: 'b1' }); // the file exists, migrated
+    await first.stop();
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const engine = createEngine({ store: url, workflows: [hello] });
+      const err = await engine.run(hello, { name: 'x' }, { id: 'b2' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { busyTimeoutMs: 40 } });
+      expect((err as Error).message).toContain('the busy timeout (40 ms)');
+      other.exec('ROLLBACK');
+      await expect(engine.getRun('b2')).rejects.toMatchObject({ code: ErrorCode.NotFound });
+      await engine.stop();
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    }
   });
 
   it('runs on memory: and sqlite::memory:', async () => {
