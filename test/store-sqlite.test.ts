@@ -510,7 +510,7 @@ describe('SqliteStore on a file', () => {
       expect(err).toBeInstanceOf(KeelError);
       expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { path, busyTimeoutMs: 50 } });
       expect((err as Error).message).toContain(`The SQLite database ${path} is busy`);
-      expect((err as Error).message).toMatch(/busy timeout \(50 ms\), so this call did not run\. .*raise busyTimeoutMs/);
+      expect((err as Error).message).toMatch(/busy timeout \(50 ms\); the write that waited for it did not happen\. .*raise busyTimeoutMs/);
       expect((err as Error).cause).toMatchObject({ code: 'SQLITE_BUSY' });
 
       other.exec('COMMIT');

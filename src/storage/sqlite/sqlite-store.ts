@@ -508,8 +508,8 @@ export class SqliteStore implements Store {
 
   /**
    * Run `fn` now and report its outcome as a promise: a throw becomes a rejection. SQLITE_BUSY
-   * (another connection kept the write lock past the busy timeout; the call did not run) becomes a
-   * {@link KeelError} that says so.
+   * (another connection kept the write lock past the busy timeout; the write that waited did not
+   * happen) becomes a {@link KeelError} that says so.
    */
   private settle<T>(fn: () => T): Promise<T> {
     try {
@@ -523,10 +523,10 @@ export class SqliteStore implements Store {
     const ms = this.options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     return new KeelError(
       ErrorCode.StoreBusy,
-      `The SQLite database ${this.options.path} is busy: another connection held its write lock for longer than the busy timeout ` +
-        `(${ms.toLocaleString('en-US')} ms), so this call did not run. Another process may be migrating or pruning the file, or holding ` +
-        `a transaction open. Try again; if it keeps happening, raise busyTimeoutMs (an option of SqliteStore, or ` +
-        `'?busyTimeoutMs=' on a sqlite: store URL).`,
+      `The SQLite database ${this.options.path} is busy: another connection held its write lock for longer than the busy ` +
+        `timeout (${ms.toLocaleString('en-US')} ms); the write that waited for it did not happen. Another process may be ` +
+        `migrating or pruning the file, or holding a transaction open. Try again; if it keeps happening, raise busyTimeoutMs ` +
+        `(an option of SqliteStore, or '?busyTimeoutMs=' on a sqlite: store URL).`,
       { cause, details: { path: this.options.path, busyTimeoutMs: ms } },
     );
   }
