@@ -11,6 +11,7 @@ export { defineWorkflow } from './engine/workflow.js';
 export type { HumanTaskInfo, HumanTaskOptions, HumanTaskResult } from './engine/human-task.js';
 export type { HumanTaskRecord, ListTasksQuery, TaskStatus } from './core/human-task.js';
 export type {
+  CancelledRun,
   RetryPolicy,
   StepContext,
   StepOptions,

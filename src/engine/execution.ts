@@ -818,6 +818,7 @@ export class RunExecution {
   async cancel(reason: string): Promise<void> {
     if (this.done) return;
     this.abortSteps(`Run '${this.runId}' was cancelled.`);
+    this.callCancelHook(reason);
     const consume = this.inbox.filter((m) => m.name === CANCEL_SIGNAL).map((m) => m.id);
     await this.end(
       {
@@ -828,6 +829,20 @@ export class RunExecution {
       },
       { status: 'cancelled' },
     );
+  }
+
+  /** The definition's onCancel, with the state as stored when the run was loaded and as set since. */
+  private callCancelHook(reason: string): void {
+    const hook = this.definition.onCancel;
+    if (!hook) return;
+    try {
+      hook({ runId: this.runId, ctx: this.ctx, state: { ...this.run.state, ...this.state }, reason, now: this.host.clock.now() });
+    } catch (err) {
+      this.host.logger.warn(`The cancel hook of ${this.definition.kind} '${this.definition.name}' threw; the run is cancelled all the same`, {
+        runId: this.runId,
+        error: coerceError(err).message,
+      });
+    }
   }
 
   private async end(write: Omit<RunWrite, 'runId' | 'token'>, outcome: ChildOutcome): Promise<void> {

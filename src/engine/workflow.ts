@@ -90,6 +90,21 @@ export interface WorkflowContext {
   readonly log: WorkflowLog;
 }
 
+/** What {@link WorkflowDefinition.onCancel} is told of the run being cancelled. */
+export interface CancelledRun {
+  readonly runId: string;
+  /**
+   * The context this worker gave the run's code (the same object), to tell one execution from
+   * another. Its methods must not be called: the run records nothing more.
+   */
+  readonly ctx: WorkflowContext;
+  /** The run's queryable state as it stands (`ctx.state`). */
+  readonly state: Readonly<Record<string, unknown>>;
+  readonly reason: string;
+  /** The engine clock's time, epoch ms. */
+  readonly now: number;
+}
+
 export interface WorkflowDefinition<I = unknown, O = unknown> {
   /** 'workflow' for defineWorkflow; machines and trees are hosted as runs of their own kind. */
   readonly kind: RunKind;
@@ -98,6 +113,14 @@ export interface WorkflowDefinition<I = unknown, O = unknown> {
   readonly input?: StandardSchemaV1;
   readonly output?: StandardSchemaV1;
   readonly run: (ctx: WorkflowContext, input: I) => Promise<O>;
+  /**
+   * For hosts of pure logic (a tree halts its active nodes): called just before `run.cancelled` is
+   * recorded, in the process that applies the cancel (the worker executing the run, or, for a run
+   * that no worker holds, the one that cancels it, when it has this definition). Synchronous and
+   * not durable: if that process stops before the cancel is stored, the process that applies it
+   * later calls it again. What it throws is logged, and the run is cancelled all the same.
+   */
+  readonly onCancel?: (run: CancelledRun) => void;
 }
 
 type InputOf<S, Fallback> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : Fallback;

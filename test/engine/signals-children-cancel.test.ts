@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ChildFailedError, defineWorkflow, ErrorCode, KeelError, RunCancelledError } from '../../src/index.js';
+import { ChildFailedError, defineWorkflow, ErrorCode, KeelError, RunCancelledError, type CancelledRun, type WorkflowDefinition } from '../../src/index.js';
+import { MemoryStore, SimulatedClock } from '../../src/testing/index.js';
 import { testEngine, until } from './helpers.js';
 
 describe('signals', () => {
@@ -233,5 +234,83 @@ describe('cancellation', () => {
     const types = (await engine.history('cp:1')).map((e) => e.type);
     expect(types.at(-1)).toBe('run.cancelled');
     expect(types).not.toContain('step.completed');
+  });
+
+  describe("a definition's onCancel hook", () => {
+    const calls: { runId: string; state: unknown; reason: string; now: number; ctxIsTheRuns: boolean }[] = [];
+    const contexts = new Map<string, unknown>();
+    const working = new Set<string>();
+    /** Input 'work': a step that runs until it is aborted; 'wait': a wait for a signal (the run suspends). */
+    const hosted = (onCancel: (run: CancelledRun) => void): WorkflowDefinition<'work' | 'wait', string> => ({
+      kind: 'workflow',
+      name: 'hosted',
+      version: '1',
+      async run(ctx, input) {
+        contexts.set(ctx.runId, ctx);
+        await ctx.state.set('phase', input);
+        if (input === 'work') {
+          await ctx.step('work', ({ signal }) =>
+            new Promise((_, reject) => {
+              working.add(ctx.runId);
+              signal.addEventListener('abort', () => reject(signal.reason as Error));
+            }),
+          );
+        }
+        await ctx.waitForSignal('go');
+        return 'went';
+      },
+      onCancel,
+    });
+    const record = (run: CancelledRun): void => {
+      calls.push({ runId: run.runId, state: run.state, reason: run.reason, now: run.now, ctxIsTheRuns: contexts.get(run.runId) === run.ctx });
+    };
+
+    it('is called once, with the state and the context of the code, when a run executing here is cancelled; then run.cancelled is recorded', async () => {
+      calls.length = 0;
+      const workflow = hosted(record);
+      const { engine, clock } = testEngine({ workflows: [workflow], autoAdvance: false });
+      await engine.start();
+      const run = await engine.run(workflow, 'work', { id: 'h1' });
+      await until(() => working.has('h1'), 'the step to run');
+      await engine.cancel('h1', 'no longer needed');
+      await expect(run.result()).rejects.toBeInstanceOf(RunCancelledError);
+      expect(calls).toEqual([{ runId: 'h1', state: { phase: 'work' }, reason: 'no longer needed', now: clock.now(), ctxIsTheRuns: true }]);
+      expect((await engine.history('h1')).at(-1)).toMatchObject({ type: 'run.cancelled', reason: 'no longer needed' });
+      await engine.cancel('h1');
+      expect(calls).toHaveLength(1);
+    });
+
+    it('is called with the stored state for a run that is not executing (suspended at a wait)', async () => {
+      calls.length = 0;
+      const workflow = hosted(record);
+      const store = new MemoryStore();
+      const clock = new SimulatedClock({ autoAdvance: false });
+      const first = testEngine({ workflows: [workflow], store, clock }).engine;
+      await first.start();
+      await first.run(workflow, 'wait', { id: 'h2' });
+      await until(async () => (await store.getRun('h2'))?.status === 'waiting', 'the run to wait');
+      await first.stop();
+      contexts.clear();
+      const second = testEngine({ workflows: [workflow], store, clock }).engine; // not started: cancels from the store
+      await second.cancel('h2');
+      expect(calls).toEqual([{ runId: 'h2', state: { phase: 'wait' }, reason: 'cancelled by request', now: clock.now(), ctxIsTheRuns: false }]);
+      expect((await second.getRun('h2')).status).toBe('cancelled');
+    });
+
+    it('that throws is logged, and the run is cancelled all the same', async () => {
+      const warnings: string[] = [];
+      const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} };
+      const workflow = hosted(() => {
+        throw new Error('release failed');
+      });
+      const { engine, store } = testEngine({ workflows: [workflow], autoAdvance: false, logger });
+      await engine.start();
+      const run = await engine.run(workflow, 'wait', { id: 'h3' });
+      await until(async () => (await store.getRun('h3'))?.status === 'waiting', 'the run to wait');
+      await engine.cancel('h3');
+      await expect(run.result()).rejects.toBeInstanceOf(RunCancelledError);
+      expect((await engine.getRun('h3')).status).toBe('cancelled');
+      expect(warnings).toEqual(["The cancel hook of workflow 'hosted' threw; the run is cancelled all the same"]);
+    });
   });
 });
