@@ -9,7 +9,8 @@
  *   the blackboard, the prompts of waiting interactive leaves and the notices since the last wait;
  * - it then waits for the signal `input` (`{ id?, name, value }`), or until the earliest timeout
  *   deadline of the tree, after which it ticks again;
- * - `success` completes the run with the blackboard, `failure` fails it.
+ * - `success` completes the run with the blackboard, `failure` fails it; a cancelled run halts the
+ *   tree's active nodes (their halt hooks run) on the worker that cancels it.
  * Every tick time comes from `ctx.now()`, so a replay sees the same times.
  */
 import { coerceError, KeelError } from '../core/errors.js';
@@ -115,6 +116,9 @@ export function defineTreeWorkflow(definition: TreeDefinition, options: TreeHost
   const logic = createTreeLogic(() => buildTree(definition, options.registry, options.blackboard ? { blackboard: options.blackboard } : {}));
   // Built now, so a definition that does not fit the registry fails at definition time, not in a run.
   void logic.name;
+  // The tree state of each run executing on this worker, by its context, for a cancel that comes
+  // between two waits (the run state holds the tree as of the last wait).
+  const live = new WeakMap<WorkflowContext, () => TreeSnapshot>();
 
   const runTask = (ctx: WorkflowContext, command: TaskCommand): Promise<TaskOutcome> =>
     ctx
@@ -137,9 +141,14 @@ export function defineTreeWorkflow(definition: TreeDefinition, options: TreeHost
     name: definition.name,
     version: options.version ?? '1',
     logic,
+    onCancel({ ctx, state, now }) {
+      const tree = live.get(ctx)?.() ?? (state[TREE_STATE_KEY] as TreeRunSnapshot | undefined)?.state;
+      if (tree) logic.transition(tree, { type: 'cancel', now });
+    },
     async run(ctx, input) {
       const now = (): number => ctx.now().getTime();
       let t: TreeTransition = logic.initial({ blackboard: input?.blackboard ?? {}, now: now() });
+      live.set(ctx, () => t.state);
       let notices: TreeNotice[] = [...t.notices];
       let lastInput: TreeRunSnapshot['lastInput'] = null;
       const record = async (): Promise<void> => {

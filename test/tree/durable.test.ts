@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RunFailedError } from '../../src/index.js';
+import { RunCancelledError, RunFailedError } from '../../src/index.js';
 import {
   defineTreeWorkflow,
   parseTreeDefinition,
@@ -15,7 +15,7 @@ import {
   type TreeRunSnapshot,
 } from '../../src/tree/index.js';
 import { ingestRegistry } from '../../examples/trees/ingest-pipeline.js';
-import { testEngine } from '../engine/helpers.js';
+import { testEngine, until } from '../engine/helpers.js';
 
 const pipelineText = readFileSync(fileURLToPath(new URL('../../examples/trees/ingest-pipeline.yaml', import.meta.url)), 'utf8');
 
@@ -109,5 +109,57 @@ describe('durable tree runs', () => {
     const ignored = await engine.run(approval, {}, { id: 'ignored' });
     expect(await ignored.result()).toMatchObject({ status: 'success', blackboard: { escalated: 'to-cfo' } });
     expect(clock.now() - start).toBeGreaterThanOrEqual(86_400_000);
+  });
+
+  describe('cancelled', () => {
+    const halts: string[] = [];
+    const registry = new TreeRegistry().action('hold', ({ blackboard }) => (blackboard.get('go') === true ? 'success' : 'waiting'), {
+      halt: ({ blackboard, now }) => void halts.push(`hold halted at ${now}, limit ${String(blackboard.get('limit'))}`),
+    });
+    const working = new Set<string>();
+
+    it('halts the active nodes of a tree suspended at a wait, from the tree recorded there', async () => {
+      halts.length = 0;
+      const held = defineTreeWorkflow(
+        { name: 'held', blackboard: { limit: 7 }, root: { type: 'sequence', children: [{ type: 'action', action: 'hold' }, { type: 'task', task: 'after' }] } },
+        { registry, tasks: { after: () => 'done' } },
+      );
+      const { engine, clock } = testEngine({ workflows: [held], autoAdvance: false });
+      await engine.start();
+      const run = await engine.run(held, {}, { id: 'held-1' });
+      await waitForRunState<TreeRunSnapshot>(engine, run.id, 'tree', (s) => s.status === 'waiting');
+      expect(halts).toEqual([]);
+      await engine.cancel(run.id);
+      await expect(run.result()).rejects.toBeInstanceOf(RunCancelledError);
+      expect(halts).toEqual([`hold halted at ${clock.now()}, limit 7`]);
+    });
+
+    it('halts the active nodes of a tree whose task is running, as they stand then', async () => {
+      halts.length = 0;
+      const busy = defineTreeWorkflow(
+        {
+          name: 'busy',
+          blackboard: { limit: 9 },
+          root: { type: 'parallel', policy: 'all', children: [{ type: 'task', task: 'slow' }, { type: 'action', action: 'hold' }] },
+        },
+        {
+          registry,
+          tasks: {
+            slow: (_input, { runId, signal }) =>
+              new Promise((_, reject) => {
+                working.add(runId);
+                signal.addEventListener('abort', () => reject(signal.reason as Error));
+              }),
+          },
+        },
+      );
+      const { engine, clock } = testEngine({ workflows: [busy], autoAdvance: false });
+      await engine.start();
+      const run = await engine.run(busy, {}, { id: 'busy-1' });
+      await until(() => working.has('busy-1'), 'the task to run');
+      await engine.cancel(run.id);
+      await expect(run.result()).rejects.toBeInstanceOf(RunCancelledError);
+      expect(halts).toEqual([`hold halted at ${clock.now()}, limit 9`]);
+    });
   });
 });
