@@ -95,6 +95,15 @@ async function serveSequential(once: (i: number) => Promise<unknown>): Promise<v
   lines.close();
 }
 
+/**
+ * Node flags of a child. DBOS's processes do not print deprecation warnings: the pg pool inside
+ * DBOS Transact warns of its own concurrent queries on every start, which is DBOS's to fix and
+ * would only clutter the figures. Keel's processes print theirs.
+ */
+function nodeFlags(system: Sequential): string[] {
+  return system === 'dbos' ? ['--no-deprecation'] : [];
+}
+
 /** The parent's handle on a serving child. */
 interface SequentialChild {
   chunk(n: number, offset: number): Promise<number[]>;
@@ -104,7 +113,7 @@ interface SequentialChild {
 type Sequential = 'dbos' | 'keel' | 'store';
 
 function startSequential(system: Sequential, url: string): Promise<SequentialChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `${system}-seq`, url], {
+  const child = spawn(process.execPath, [...nodeFlags(system), '--import', 'tsx', fileURLToPath(import.meta.url), `${system}-seq`, url], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -316,7 +325,7 @@ async function dbosProcess(url: string, mode: 'seq' | 'tp'): Promise<void> {
 
 function runDbos(url: string): Promise<{ throughput: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'dbos', url], {
+    const child = spawn(process.execPath, [...nodeFlags('dbos'), '--import', 'tsx', fileURLToPath(import.meta.url), 'dbos', url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
