@@ -10,7 +10,7 @@
  * - it then waits for the signal `input` (`{ id?, name, value }`), or until the earliest timeout
  *   deadline of the tree, after which it ticks again;
  * - `success` completes the run with the blackboard, `failure` fails it; a cancelled run halts the
- *   tree's active nodes (their halt hooks run) on the worker that cancels it.
+ *   tree's active nodes (their halt hooks run) in the process that applies the cancel.
  * Every tick time comes from `ctx.now()`, so a replay sees the same times.
  */
 import { coerceError, KeelError } from '../core/errors.js';
@@ -142,7 +142,8 @@ export function defineTreeWorkflow(definition: TreeDefinition, options: TreeHost
     version: options.version ?? '1',
     logic,
     onCancel({ ctx, state, now }) {
-      const tree = live.get(ctx)?.() ?? (state[TREE_STATE_KEY] as TreeRunSnapshot | undefined)?.state;
+      const recorded = (state[TREE_STATE_KEY] as TreeRunSnapshot | undefined)?.state;
+      const tree = live.get(ctx)?.() ?? (recorded === undefined ? undefined : logic.restore(recorded));
       if (tree) logic.transition(tree, { type: 'cancel', now });
     },
     async run(ctx, input) {
