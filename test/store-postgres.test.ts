@@ -162,6 +162,62 @@ describe('PostgresStore', () => {
     expect(await sql(`SELECT count(*)::int AS n FROM "${store.schema}".schema_migrations`)).toEqual([{ n: SCHEMA_VERSION + 1 }]);
   });
 
+  it('a statement kept waiting for a lock past lockTimeoutMs fails with STORE_BUSY and writes nothing', async () => {
+    const store = await openStore({ lockTimeoutMs: 100 });
+    const lease = await claimed(store, 'locked');
+    const append: RunWrite = { runId: 'locked', token: lease.token, seq: 2, events: [{ type: 'step.completed', pos: 1, name: 's1', attempt: 1, result: 1 }] };
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // Another session's transaction holds the run's row.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${store.schema}".runs WHERE id = 'locked' FOR UPDATE`);
+      const err = await store.write([append], T0 + 1).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { lockTimeoutMs: 100 } });
+      expect((err as Error).message).toMatch(/waited longer than the lock timeout \(100 ms\) for a lock that another session holds, and did not happen/);
+      expect((err as Error).message).toContain('pg_stat_activity');
+      await holder.query('ROLLBACK');
+      expect(await store.history('locked')).toHaveLength(1);
+      expect(await store.write([append], T0 + 2)).toMatchObject([{ ok: true, lastSeq: 2 }]);
+    } finally {
+      await holder.end();
+    }
+    expect(() => new PostgresStore({ connectionString: db.url, lockTimeoutMs: -1 })).toThrow(/lockTimeoutMs must be a whole number of milliseconds ≥ 0, not -1/);
+  });
+
+  it("opening waits for another worker's migration longer than lockTimeoutMs, and the store's connections keep the bound", async () => {
+    const schema = `store_${++n}`;
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // The advisory lock that migrations take, held as by a worker that is migrating.
+      await holder.query("SELECT pg_advisory_lock(x'6b65656c'::int, hashtext($1))", [schema]);
+      const store = new PostgresStore({ connectionString: db.url, schema, max: 3, lockTimeoutMs: 50 });
+      opened.push(store);
+      let done = false;
+      const opening = store.open().then(() => {
+        done = true;
+      });
+      const waiting = async (): Promise<boolean> =>
+        (await sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))[0]?.n === 1;
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await waiting()).toBe(true);
+      // Five times the lock timeout: a bound on this wait would have ended it by now.
+      await new Promise((r) => setTimeout(r, 250));
+      expect(done).toBe(false);
+      expect(await waiting()).toBe(true);
+      await holder.query("SELECT pg_advisory_unlock(x'6b65656c'::int, hashtext($1))", [schema]);
+      await opening;
+      expect(store.migrationsApplied).toBe(SCHEMA_VERSION);
+      expect((await store.pool.query<{ lock_timeout: string }>('SHOW lock_timeout')).rows[0]?.lock_timeout).toBe('50ms');
+    } finally {
+      await holder.end();
+    }
+  });
+
   it('names host and database, hides the password and says what to check when the server is unreachable', async () => {
     const store = new PostgresStore({ connectionString: 'postgres://keel:s3cret@127.0.0.1:1/orders', connectTimeoutMs: 2_000 });
     const err = (await store.open().catch((e: unknown) => e)) as Error & { code: string };

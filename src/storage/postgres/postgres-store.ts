@@ -86,6 +86,14 @@ export interface PostgresStoreOptions {
   retryForMs?: number;
   /** How long to wait for a new connection before failing (default 5 s). */
   connectTimeoutMs?: number;
+  /**
+   * How long a statement waits for a lock that another session holds before it fails with
+   * STORE_BUSY (default 10 s; 0 waits without bound). Keel's own statements hold locks for
+   * milliseconds, so a long wait means a transaction elsewhere holds Keel's rows. Set on the
+   * connections the store creates (PostgreSQL's `lock_timeout`); with your own pool, set it there.
+   * Opening the store waits for another worker's migration without this bound.
+   */
+  lockTimeoutMs?: number;
   /** Log for connection trouble the store rides through (default: silent). */
   onWarning?: (message: string, error: Error) => void;
 }
@@ -227,6 +235,11 @@ function fnv1a(text: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The default of {@link PostgresStoreOptions.lockTimeoutMs}. */
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/** SQLSTATE lock_not_available: lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /** How an operation may be retried after a connection error. */
 type Retry = 'always' | 'if-not-sent';
 
@@ -249,6 +262,10 @@ export class PostgresStore implements Store {
   constructor(options: PostgresStoreOptions) {
     if (!options.connectionString && !options.pool) {
       throw new KeelError(ErrorCode.Config, 'PostgresStore needs a connectionString or a pool, e.g. { connectionString: process.env.KEEL_DATABASE_URL }.');
+    }
+    const { lockTimeoutMs } = options;
+    if (lockTimeoutMs !== undefined && !(Number.isSafeInteger(lockTimeoutMs) && lockTimeoutMs >= 0)) {
+      throw new KeelError(ErrorCode.Config, `PostgresStore lockTimeoutMs must be a whole number of milliseconds ≥ 0, not ${String(lockTimeoutMs)}.`);
     }
     this.options = { ...options };
     this.schema = options.schema ?? 'keel';
@@ -288,6 +305,8 @@ export class PostgresStore implements Store {
         max: this.options.max ?? 10,
         application_name: this.options.applicationName ?? 'keel',
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
+        // Sent at connection start, so that RESET comes back to it (pg leaves 0 unsent: no bound).
+        lock_timeout: this.lockTimeoutMs,
       };
       const pool = new pg.Pool(config);
       // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool
@@ -311,12 +330,32 @@ export class PostgresStore implements Store {
       throw this.unreachable(err);
     }
     try {
+      // Another worker may be migrating: wait for its advisory lock, however long that takes.
+      await client.query('SET lock_timeout = 0');
       this.migrationsApplied = await migrate(client, this.schema, this.label);
+      await client.query('RESET lock_timeout');
       client.release();
     } catch (err) {
       client.release(coerceError(err));
-      throw err;
+      throw this.failure(err);
     }
+  }
+
+  private get lockTimeoutMs(): number {
+    return this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
+  /** What an operation that failed throws: the error, or STORE_BUSY for a lock wait cut short. */
+  private failure(err: unknown): Error {
+    if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) return coerceError(err);
+    const ms = this.lockTimeoutMs;
+    return new KeelError(
+      ErrorCode.StoreBusy,
+      `PostgreSQL store ${this.label} is busy: a statement waited longer than the lock timeout (${ms.toLocaleString('en-US')} ms) ` +
+        `for a lock that another session holds, and did not happen. A long transaction elsewhere holds Keel's rows or tables: ` +
+        `look for it in pg_stat_activity (state 'idle in transaction') and pg_locks. Try again; raise lockTimeoutMs if such waits are expected.`,
+      { cause: err, details: { store: this.label, lockTimeoutMs: ms } },
+    );
   }
 
   /** A clear error for a database that cannot be reached at start: host, database, what to check. */
@@ -386,7 +425,7 @@ export class PostgresStore implements Store {
         const code = (err as { code?: unknown }).code;
         const rolledBack = typeof code === 'string' && ROLLED_BACK_SQLSTATES.has(code);
         const retryable = ((isConnectionError(err) && (retry === 'always' || !sent)) || rolledBack) && !this.closed;
-        if (!retryable || Date.now() + delay > deadline) throw coerceError(err);
+        if (!retryable || Date.now() + delay > deadline) throw this.failure(err);
         this.warn(`PostgreSQL connection error (attempt ${attempt}); retrying in ${delay} ms`, err);
         await sleep(delay);
         delay = Math.min(2_000, delay * 2);
