@@ -8,7 +8,7 @@ import { MemoryStore } from '../storage/memory/memory-store.js';
 
 const FORMS =
   "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power&busyTimeoutMs=10000'), " +
-  "'postgres://user:password@host:5432/db' (optionally '?schema=keel')";
+  "'postgres://user:password@host:5432/db' (optionally '?schema=keel&lockTimeoutMs=10000')";
 
 export async function storeFromUrl(url: string): Promise<Store> {
   const text = url.trim();
@@ -23,11 +23,7 @@ export async function storeFromUrl(url: string): Promise<Store> {
     if (durability !== 'process' && durability !== 'power') {
       throw invalid(url, `durability must be 'process' or 'power', not '${durability}'`);
     }
-    const busy = params.get('busyTimeoutMs');
-    const busyTimeoutMs = busy === null ? undefined : Number(busy);
-    if (busyTimeoutMs !== undefined && !(/^\d+$/.test(busy ?? '') && Number.isSafeInteger(busyTimeoutMs))) {
-      throw invalid(url, `busyTimeoutMs must be a whole number of milliseconds, not '${busy}'`);
-    }
+    const busyTimeoutMs = wholeMs(url, params, 'busyTimeoutMs');
     for (const key of params.keys()) {
       if (key !== 'durability' && key !== 'busyTimeoutMs') throw invalid(url, `unknown option '${key}'`);
     }
@@ -35,24 +31,45 @@ export async function storeFromUrl(url: string): Promise<Store> {
     return new SqliteStore({ path, durability, ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }) });
   }
   if (text.startsWith('postgres://') || text.startsWith('postgresql://')) {
-    // '?schema=' is Keel's; every other parameter (sslmode, …) is left to pg in the URL.
+    // '?schema=' and '?lockTimeoutMs=' are Keel's; every other parameter (sslmode, …) is left to pg in the URL.
     const parsed = parseUrl(text, url);
     const schema = parsed.searchParams.get('schema') ?? undefined;
+    const lockTimeoutMs = wholeMs(url, parsed.searchParams, 'lockTimeoutMs');
     parsed.searchParams.delete('schema');
+    parsed.searchParams.delete('lockTimeoutMs');
     const { PostgresStore } = await import('../storage/postgres/index.js');
-    return new PostgresStore({ connectionString: parsed.toString(), ...(schema === undefined ? {} : { schema }) });
+    return new PostgresStore({
+      connectionString: parsed.toString(),
+      ...(schema === undefined ? {} : { schema }),
+      ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }),
+    });
   }
   throw invalid(url, 'unknown scheme');
+}
+
+/** A whole number of milliseconds from a URL parameter, undefined when absent. */
+function wholeMs(url: string, params: URLSearchParams, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === null) return undefined;
+  const ms = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(ms)) throw invalid(url, `${name} must be a whole number of milliseconds, not '${text}'`);
+  return ms;
 }
 
 function parseUrl(text: string, url: string): URL {
   try {
     return new URL(text);
   } catch {
-    throw invalid(url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@'), 'it is not a valid URL');
+    throw invalid(url, 'it is not a valid URL');
   }
 }
 
+/** The URL with its password hidden. */
+function redacted(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/** The error for a URL Keel cannot use, which never shows the URL's password. */
 function invalid(url: string, why: string): ConfigError {
-  return new ConfigError(`Invalid store URL '${url}': ${why}. Use one of ${FORMS}, or pass a Store object.`, ErrorCode.InvalidStoreUrl);
+  return new ConfigError(`Invalid store URL '${redacted(url)}': ${why}. Use one of ${FORMS}, or pass a Store object.`, ErrorCode.InvalidStoreUrl);
 }

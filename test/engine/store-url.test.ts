@@ -28,6 +28,8 @@ describe('store URLs', () => {
     ['sqlite:./a.db?journal=off', "unknown option 'journal'"],
     ['sqlite:./a.db?busyTimeoutMs=5s', "busyTimeoutMs must be a whole number of milliseconds, not '5s'"],
     ['sqlite:./a.db?busyTimeoutMs=-1', "busyTimeoutMs must be a whole number of milliseconds, not '-1'"],
+    ['postgres://keel:s3cret@db.example:5432/app?lockTimeoutMs=soon', "lockTimeoutMs must be a whole number of milliseconds, not 'soon'"],
+    ['postgre://keel:s3cret@db.example:5432/app', 'unknown scheme'],
     ['./keel.db', 'unknown scheme'],
   ])('refuses %s with INVALID_STORE_URL', async (url, why) => {
     const engine = createEngine({ store: url, workflows: [hello] });
@@ -35,6 +37,7 @@ describe('store URLs', () => {
     expect(err).toMatchObject({ code: ErrorCode.InvalidStoreUrl });
     expect((err as Error).message).toContain(why);
     expect((err as Error).message).toContain("'sqlite:./path/to/keel.db'");
+    expect((err as Error).message).not.toContain('s3cret');
     await engine.stop();
   });
 

@@ -2,6 +2,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEngine, defineWorkflow, ErrorCode, type Engine } from '../../src/index.js';
+import { storeFromUrl } from '../../src/engine/store-url.js';
+import { PostgresStore } from '../../src/storage/postgres/index.js';
 import { createTestDatabase } from './pg-helpers.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -50,6 +52,21 @@ describe('engine on PostgreSQL', () => {
     expect(await worker.handle('g1').result()).toBe('hello pg!');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await handle.result()).toBe('hello pg!');
+  });
+
+  it("takes '?lockTimeoutMs=' from the URL for the store's connections, and leaves the other parameters to pg", async () => {
+    const store = await storeFromUrl(`${db.url}?schema=by_url_lock&lockTimeoutMs=1234&application_name=keel-url-test`);
+    expect(store).toBeInstanceOf(PostgresStore);
+    const pgStore = store as PostgresStore;
+    try {
+      await pgStore.open();
+      const { rows } = await pgStore.pool.query<{ lock: string; app: string }>("SELECT current_setting('lock_timeout') AS lock, current_setting('application_name') AS app");
+      expect(rows[0]).toEqual({ lock: '1234ms', app: 'keel-url-test' });
+      expect(pgStore.schema).toBe('by_url_lock');
+    } finally {
+      await pgStore.pool.query('DROP SCHEMA IF EXISTS by_url_lock CASCADE');
+      await pgStore.close();
+    }
   });
 
   it('takes the store from KEEL_DATABASE_URL, else DATABASE_URL, and says what to set when neither is', async () => {
