@@ -179,6 +179,21 @@ describe('PostgresStore', () => {
       expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { lockTimeoutMs: 100 } });
       expect((err as Error).message).toMatch(/waited longer than the lock timeout \(100 ms\) for a lock that another session holds, and did not happen/);
       expect((err as Error).message).toContain('pg_stat_activity');
+      // Over the application's own pool, the bound is that pool's lock_timeout, and the error says so.
+      const pool = new pg.Pool({ connectionString: db.url, max: 2, lock_timeout: 100 });
+      const own = new PostgresStore({ pool, schema: store.schema });
+      try {
+        await own.open();
+        const ownErr = await own.write([append], T0 + 1).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(ownErr).toMatchObject({ code: ErrorCode.StoreBusy, details: { store: own.label } });
+        expect((ownErr as Error).message).toMatch(/longer than the lock_timeout of the pool's connections .*raise the pool's lock_timeout/);
+      } finally {
+        await own.close();
+        await pool.end();
+      }
       await holder.query('ROLLBACK');
       expect(await store.history('locked')).toHaveLength(1);
       expect(await store.write([append], T0 + 2)).toMatchObject([{ ok: true, lastSeq: 2 }]);

@@ -349,12 +349,15 @@ export class PostgresStore implements Store {
   private failure(err: unknown): Error {
     if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) return coerceError(err);
     const ms = this.lockTimeoutMs;
+    // With the application's own pool, the bound is whatever lock_timeout its connections have.
+    const bound = this.ownsPool ? `the lock timeout (${ms.toLocaleString('en-US')} ms)` : "the lock_timeout of the pool's connections";
+    const raise = this.ownsPool ? 'raise lockTimeoutMs' : "raise the pool's lock_timeout";
     return new KeelError(
       ErrorCode.StoreBusy,
-      `PostgreSQL store ${this.label} is busy: a statement waited longer than the lock timeout (${ms.toLocaleString('en-US')} ms) ` +
-        `for a lock that another session holds, and did not happen. A long transaction elsewhere holds Keel's rows or tables: ` +
-        `look for it in pg_stat_activity (state 'idle in transaction') and pg_locks. Try again; raise lockTimeoutMs if such waits are expected.`,
-      { cause: err, details: { store: this.label, lockTimeoutMs: ms } },
+      `PostgreSQL store ${this.label} is busy: a statement waited longer than ${bound} for a lock that another session holds, ` +
+        `and did not happen. A long transaction elsewhere holds Keel's rows or tables: look for it in pg_stat_activity ` +
+        `(state 'idle in transaction') and pg_locks. Try again; ${raise} if such waits are expected.`,
+      { cause: err, details: { store: this.label, ...(this.ownsPool ? { lockTimeoutMs: ms } : {}) } },
     );
   }
 
