@@ -179,8 +179,10 @@ describe('PostgresStore', () => {
       expect(err).toMatchObject({ code: ErrorCode.StoreBusy, details: { lockTimeoutMs: 100 } });
       expect((err as Error).message).toMatch(/waited longer than the lock timeout \(100 ms\) for a lock that another session holds, and did not happen/);
       expect((err as Error).message).toContain('pg_stat_activity');
-      // Over the application's own pool, the bound is that pool's lock_timeout, and the error says so.
-      const pool = new pg.Pool({ connectionString: db.url, max: 2, lock_timeout: 100 });
+      // Over the application's own pool, the bound is that pool's lock_timeout, and the error says
+      // so; opening the store keeps a lock_timeout that the pool's owner SET on its connections.
+      const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+      pool.on('connect', (client) => void client.query('SET lock_timeout = 100'));
       const own = new PostgresStore({ pool, schema: store.schema });
       try {
         await own.open();

@@ -305,7 +305,7 @@ export class PostgresStore implements Store {
         max: this.options.max ?? 10,
         application_name: this.options.applicationName ?? 'keel',
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
-        // Sent at connection start, so that RESET comes back to it (pg leaves 0 unsent: no bound).
+        // Sent at connection start (pg leaves 0 unsent: no bound).
         lock_timeout: this.lockTimeoutMs,
       };
       const pool = new pg.Pool(config);
@@ -330,10 +330,11 @@ export class PostgresStore implements Store {
       throw this.unreachable(err);
     }
     try {
-      // Another worker may be migrating: wait for its advisory lock, however long that takes.
-      await client.query('SET lock_timeout = 0');
+      // Another worker may be migrating: wait for its advisory lock, however long that takes, then
+      // give the connection back with the lock_timeout it had (set at its start or by the pool's owner).
+      const { rows } = await client.query<{ before: string }>("SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', '0', false)");
       this.migrationsApplied = await migrate(client, this.schema, this.label);
-      await client.query('RESET lock_timeout');
+      await client.query("SELECT set_config('lock_timeout', $1, false)", [rows[0]?.before ?? '0']);
       client.release();
     } catch (err) {
       client.release(coerceError(err));
