@@ -69,7 +69,7 @@ export interface SqliteStoreOptions {
   /** `'process'` (default): commits survive a process crash (`synchronous=NORMAL`). `'power'`: they
    * also survive power loss (`synchronous=FULL`), at the cost of an fsync per commit. */
   durability?: 'process' | 'power';
-  /** How long to wait for another connection's write lock before failing with SQLITE_BUSY (default 5000). */
+  /** How long to wait for another connection's write lock before failing with STORE_BUSY (default 5000). */
   busyTimeoutMs?: number;
   /** Open read-only (e.g. a CLI inspecting a worker's file): no migration, no pragma changes; the
    * schema must already be current. */
