@@ -15,6 +15,7 @@ import { createEngine, type Engine, type RunInfo } from '../engine/engine.js';
 import { createHttpApp } from '../http/app.js';
 import { listen } from '../http/server.js';
 import { toMs } from '../util/duration.js';
+import { redactUrl } from '../util/url.js';
 import { loadWorkflows, resolveSettings, type SettingFlags, type Settings } from './config.js';
 import { registerKeyCommands } from './keys.js';
 import { resolveRunId, table } from './wizard.js';
@@ -327,7 +328,7 @@ it('greets once approved', async () => {
           detail: stuck.length === 0 ? `none of ${runs.length} open runs` : stuck.slice(0, 10).map((r) => `${r.id} (${r.status}${r.lastError ? `: ${r.lastError.code ?? r.lastError.message}` : ', no progress'})`).join(', '),
         });
       } catch (err) {
-        checks.push({ check: 'store', ok: false, detail: `${settings.store.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}: ${(err as Error).message}` });
+        checks.push({ check: 'store', ok: false, detail: `${redactUrl(settings.store)}: ${(err as Error).message}` });
       } finally {
         await engine.stop();
       }

@@ -5,6 +5,7 @@
 import { ConfigError, ErrorCode } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { MemoryStore } from '../storage/memory/memory-store.js';
+import { redactUrl } from '../util/url.js';
 
 const FORMS =
   "'memory:', 'sqlite:./path/to/keel.db', 'sqlite::memory:' (optionally '?durability=power&busyTimeoutMs=10000'), " +
@@ -64,12 +65,7 @@ function parseUrl(text: string, url: string): URL {
   }
 }
 
-/** The URL with its password hidden. */
-function redacted(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
 /** The error for a URL Keel cannot use, which never shows the URL's password. */
 function invalid(url: string, why: string): ConfigError {
-  return new ConfigError(`Invalid store URL '${redacted(url)}': ${why}. Use one of ${FORMS}, or pass a Store object.`, ErrorCode.InvalidStoreUrl);
+  return new ConfigError(`Invalid store URL '${redactUrl(url)}': ${why}. Use one of ${FORMS}, or pass a Store object.`, ErrorCode.InvalidStoreUrl);
 }

@@ -1,3 +1,4 @@
-export { PostgresStore, isConnectionError, redactUrl } from './postgres-store.js';
+export { PostgresStore, isConnectionError } from './postgres-store.js';
+export { redactUrl } from '../../util/url.js';
 export type { PostgresStoreOptions } from './postgres-store.js';
 export { SCHEMA_VERSION } from './migrations.js';

@@ -45,6 +45,7 @@ import type {
   WriteResult,
 } from '../../core/store.js';
 import { uuidv7 } from '../../util/ids.js';
+import { redactUrl } from '../../util/url.js';
 import { encodeCursor, pageRequest } from '../../util/json.js';
 import {
   fromJson,
@@ -212,16 +213,6 @@ export function isConnectionError(err: unknown): boolean {
   );
 }
 
-/** The connection string with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}
 
 /** 32-bit FNV-1a of a string, as 8 hex digits. */
 function fnv1a(text: string): string {
