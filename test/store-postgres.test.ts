@@ -180,11 +180,15 @@ describe('PostgresStore', () => {
       expect((err as Error).message).toMatch(/waited longer than the lock timeout \(100 ms\) for a lock that another session holds, and did not happen/);
       expect((err as Error).message).toContain('pg_stat_activity');
       // Over the application's own pool, the bound is that pool's lock_timeout, and the error says
-      // so; opening the store keeps a lock_timeout that the pool's owner SET on its connections.
+      // so; a migration over its one connection gives it back with the lock_timeout its owner SET.
       const pool = new pg.Pool({ connectionString: db.url, max: 1 });
       pool.on('connect', (client) => void client.query('SET lock_timeout = 100'));
+      const migrating = new PostgresStore({ pool, schema: `${store.schema}_own` });
       const own = new PostgresStore({ pool, schema: store.schema });
       try {
+        await migrating.open();
+        expect(migrating.migrationsApplied).toBe(SCHEMA_VERSION);
+        expect((await pool.query<{ lock_timeout: string }>('SHOW lock_timeout')).rows[0]?.lock_timeout).toBe('100ms');
         await own.open();
         const ownErr = await own.write([append], T0 + 1).then(
           () => undefined,
@@ -193,6 +197,8 @@ describe('PostgresStore', () => {
         expect(ownErr).toMatchObject({ code: ErrorCode.StoreBusy, details: { store: own.label } });
         expect((ownErr as Error).message).toMatch(/longer than the lock_timeout of the pool's connections .*raise the pool's lock_timeout/);
       } finally {
+        await pool.query(`DROP SCHEMA IF EXISTS "${store.schema}_own" CASCADE`);
+        await migrating.close();
         await own.close();
         await pool.end();
       }

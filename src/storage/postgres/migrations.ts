@@ -858,6 +858,9 @@ export async function migrate(client: PoolClient, schema: string, label: string)
   if (seen === SCHEMA_VERSION) return 0;
 
   const q = quoteIdent(schema);
+  // Another worker may be migrating: wait for its lock however long that takes (the store bounds
+  // lock waits with lock_timeout), and give the connection back with the lock_timeout it had.
+  const { rows } = await client.query<{ before: string }>("SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', '0', false)");
   await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
   try {
     const found = await schemaVersion(client, schema);
@@ -884,5 +887,6 @@ export async function migrate(client: PoolClient, schema: string, label: string)
     return pending.length;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, schema]).catch(() => {});
+    await client.query("SELECT set_config('lock_timeout', $1, false)", [rows[0]?.before ?? '0']).catch(() => {});
   }
 }

@@ -321,11 +321,7 @@ export class PostgresStore implements Store {
       throw this.unreachable(err);
     }
     try {
-      // Another worker may be migrating: wait for its advisory lock, however long that takes, then
-      // give the connection back with the lock_timeout it had (set at its start or by the pool's owner).
-      const { rows } = await client.query<{ before: string }>("SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', '0', false)");
       this.migrationsApplied = await migrate(client, this.schema, this.label);
-      await client.query("SELECT set_config('lock_timeout', $1, false)", [rows[0]?.before ?? '0']);
       client.release();
     } catch (err) {
       client.release(coerceError(err));
